@@ -1,0 +1,667 @@
+"""
+Pydantic models of the Browserbase REST API (v1).
+
+Python names are snake_case; the wire names are camelCase aliases (``keep_alive`` <-> ``keepAlive``).
+Request models refuse unknown fields, so a typo in a DAG fails before any request is sent, naming the
+field; response models accept unknown fields, so new API fields never break a parse. Session status is an
+open string (the API has added values twice): unknown values parse and count as not terminal.
+
+The session lifetime is ``session_timeout`` in Python (``timeout`` collides with Airflow's own argument)
+and ``timeout`` on the wire, in seconds.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
+from pydantic.alias_generators import to_camel
+
+from airflow_provider_browserbase.exceptions import BrowserbaseValidationError
+
+if TYPE_CHECKING:
+    from pydantic_core import ErrorDetails
+
+# ---------------------------------------------------------------------------------------------------------
+# Enumerations and status helpers
+# ---------------------------------------------------------------------------------------------------------
+
+REGIONS: tuple[str, ...] = ("us-west-2", "us-east-1", "eu-central-1", "ap-southeast-1")
+Region = Literal["us-west-2", "us-east-1", "eu-central-1", "ap-southeast-1"]
+OperatingSystem = Literal["windows", "mac", "linux", "mobile", "tablet"]
+
+MIN_SESSION_TIMEOUT = 60
+MAX_SESSION_TIMEOUT = 21600
+MAX_USER_METADATA_CHARS = 512
+
+
+class SessionStatus:
+    """Known session statuses. Status values are plain strings: the API may add more."""
+
+    PENDING = "PENDING"
+    RUNNING = "RUNNING"
+    ERROR = "ERROR"
+    TIMED_OUT = "TIMED_OUT"
+    COMPLETED = "COMPLETED"
+
+    KNOWN: frozenset[str] = frozenset({PENDING, RUNNING, ERROR, TIMED_OUT, COMPLETED})
+    TERMINAL: frozenset[str] = frozenset({COMPLETED, ERROR, TIMED_OUT})
+    FAILED: frozenset[str] = frozenset({ERROR, TIMED_OUT})
+
+    @classmethod
+    def is_terminal(cls, status: str | None) -> bool:
+        return status in cls.TERMINAL
+
+    @classmethod
+    def is_failed(cls, status: str | None) -> bool:
+        return status in cls.FAILED
+
+
+TERMINAL_STATUSES = SessionStatus.TERMINAL
+FAILED_STATUSES = SessionStatus.FAILED
+
+
+def is_terminal(status: str | None) -> bool:
+    """Whether a session in ``status`` has ended (COMPLETED, ERROR or TIMED_OUT)."""
+    return SessionStatus.is_terminal(status)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Base classes
+# ---------------------------------------------------------------------------------------------------------
+
+
+class _RequestModel(BaseModel):
+    """A request body: unknown fields are an error, so typos are caught before any request."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="forbid", validate_assignment=True
+    )
+
+    def to_api(self) -> dict[str, Any]:
+        """The JSON body to send: camelCase names, unset fields left out."""
+        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+class _ResponseModel(BaseModel):
+    """A response body: unknown fields are kept, missing optional fields read as ``None``."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="allow")
+
+
+def _lenient_datetime(value: Any) -> Any:
+    """Parse what can be parsed as a date-time; anything else reads as ``None`` instead of failing."""
+    if value is None or isinstance(value, datetime):
+        return value
+    if isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    if isinstance(value, (int, float)):
+        return value  # epoch values: let pydantic interpret them
+    return None
+
+
+LenientDatetime = Annotated[datetime | None, BeforeValidator(_lenient_datetime)]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Session create parameters
+# ---------------------------------------------------------------------------------------------------------
+
+
+class Viewport(_RequestModel):
+    width: int | None = Field(default=None, gt=0, le=10000)
+    height: int | None = Field(default=None, gt=0, le=10000)
+
+
+class SessionContextSettings(_RequestModel):
+    """``browserSettings.context``: a saved browser state, written back at session end if ``persist``."""
+
+    id: str = Field(min_length=1)
+    persist: bool | None = None
+
+
+class BrowserSettings(_RequestModel):
+    context: SessionContextSettings | None = None
+    viewport: Viewport | None = None
+    extension_id: str | None = None
+    block_ads: bool | None = None
+    solve_captchas: bool | None = None
+    captcha_image_selector: str | None = None
+    captcha_input_selector: str | None = None
+    record_session: bool | None = None
+    log_session: bool | None = None
+    advanced_stealth: bool | None = None
+    verified: bool | None = None
+    os: OperatingSystem | None = None
+    ignore_certificate_errors: bool | None = None
+    allowed_domains: list[str] | None = None
+    # Removed from the SDK in 1.5, still sent by some clients; accepted and passed through.
+    fingerprint: dict[str, Any] | None = None
+
+
+class Geolocation(_RequestModel):
+    country: str = Field(min_length=2, max_length=2, description="ISO 3166-1 alpha-2 code")
+    city: str | None = None
+    state: str | None = Field(default=None, min_length=2, max_length=2, description="US state code")
+
+    @model_validator(mode="after")
+    def _state_needs_us(self) -> Geolocation:
+        if self.state is not None and self.country.upper() != "US":
+            raise ValueError("state is only allowed with country 'US'")
+        return self
+
+
+class BrowserbaseProxy(_RequestModel):
+    """A proxy managed by Browserbase."""
+
+    type: Literal["browserbase"]
+    domain_pattern: str | None = None
+    geolocation: Geolocation | None = None
+
+
+class ExternalProxy(_RequestModel):
+    """Your own proxy server. The password is a secret: it never appears in a repr or a log."""
+
+    type: Literal["external"]
+    server: str = Field(min_length=1)
+    domain_pattern: str | None = None
+    username: str | None = None
+    password: SecretStr | None = None
+
+    @field_serializer("password", when_used="json")
+    def _reveal_password_on_the_wire(self, value: SecretStr | None) -> str | None:
+        return value.get_secret_value() if value is not None else None
+
+
+class NoProxy(_RequestModel):
+    """Direct connection (no proxy) for the domains matching ``domain_pattern``."""
+
+    type: Literal["none"]
+    domain_pattern: str | None = None
+
+
+Proxy = Annotated[BrowserbaseProxy | ExternalProxy | NoProxy, Field(discriminator="type")]
+
+
+class ProxySettings(_RequestModel):
+    ca_certificates: list[str] | None = None
+
+
+def _check_metadata_value(value: Any, path: str) -> None:
+    if isinstance(value, (list, tuple, set)):
+        raise ValueError(f"arrays are not allowed (at {path})")
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise ValueError(f"keys must be strings (at {path})")
+            _check_metadata_value(item, f"{path}.{key}")
+    elif not (value is None or isinstance(value, (str, int, float, bool))):
+        raise ValueError(f"values must be JSON strings, numbers, booleans, null or objects (at {path})")
+
+
+def user_metadata_size(metadata: Mapping[str, Any]) -> int:
+    """Length of the metadata as the API counts it: compact JSON."""
+    return len(json.dumps(metadata, separators=(",", ":"), ensure_ascii=False))
+
+
+class SessionCreateParams(_RequestModel):
+    """
+    Body of ``POST /v1/sessions``.
+
+    ``session_timeout`` (wire ``timeout``) is in seconds, 60–21600. ``user_metadata`` must serialize to at
+    most 512 characters of JSON with no arrays; only string values can be queried later.
+    """
+
+    project_id: str | None = None
+    browser_settings: BrowserSettings | None = None
+    extension_id: str | None = None
+    keep_alive: bool | None = None
+    proxies: bool | list[Proxy] | None = None
+    proxy_settings: ProxySettings | None = None
+    region: Region | None = None
+    session_timeout: int | None = Field(
+        default=None,
+        validation_alias=AliasChoices("session_timeout", "timeout", "sessionTimeout"),
+        serialization_alias="timeout",
+    )
+    user_metadata: dict[str, Any] | None = None
+
+    @field_validator("session_timeout", mode="before")
+    @classmethod
+    def _timeout_in_seconds(cls, value: Any) -> Any:
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+            raise ValueError("must be a whole number of seconds")
+        try:
+            number = float(value)
+        except ValueError:
+            raise ValueError("must be a whole number of seconds") from None
+        if number != int(number):
+            raise ValueError("must be a whole number of seconds")
+        if not MIN_SESSION_TIMEOUT <= number <= MAX_SESSION_TIMEOUT:
+            hint = " (it is in seconds, not milliseconds)" if number > MAX_SESSION_TIMEOUT else ""
+            raise ValueError(
+                f"must be between {MIN_SESSION_TIMEOUT} and {MAX_SESSION_TIMEOUT} seconds, got {value}{hint}"
+            )
+        return int(number)
+
+    @field_validator("proxies", mode="before")
+    @classmethod
+    def _proxies_shape(cls, value: Any) -> Any:
+        if value is None or isinstance(value, bool):
+            return value
+        if isinstance(value, Mapping):
+            raise ValueError("must be true, false or a list of proxy objects (got a single object)")
+        if not isinstance(value, (list, tuple)):
+            raise ValueError("must be true, false or a list of proxy objects")
+        for index, item in enumerate(value):
+            kind = item.get("type") if isinstance(item, Mapping) else getattr(item, "type", None)
+            if kind not in ("browserbase", "external", "none"):
+                raise ValueError(
+                    f"item {index}: 'type' must be one of 'browserbase', 'external', 'none', got {kind!r}"
+                )
+        return list(value)
+
+    @field_validator("user_metadata", mode="before")
+    @classmethod
+    def _metadata_rules(cls, value: Any) -> Any:
+        if value is None:
+            return None
+        if not isinstance(value, Mapping):
+            raise ValueError("must be a JSON object")
+        _check_metadata_value(value, "user_metadata")
+        try:
+            size = user_metadata_size(value)
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"must be JSON-serializable ({err})") from None
+        if size > MAX_USER_METADATA_CHARS:
+            raise ValueError(
+                f"must serialize to at most {MAX_USER_METADATA_CHARS} characters of JSON, got {size}"
+            )
+        return dict(value)
+
+
+class SessionUpdateParams(_RequestModel):
+    """Body of ``POST /v1/sessions/{id}``: the only supported update is a release request."""
+
+    status: Literal["REQUEST_RELEASE"] = "REQUEST_RELEASE"
+    project_id: str | None = None
+
+
+class ContextCreateParams(_RequestModel):
+    project_id: str | None = None
+    name: str | None = Field(default=None, min_length=1, max_length=256)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Responses
+# ---------------------------------------------------------------------------------------------------------
+
+
+class Session(_ResponseModel):
+    """A session as the API returns it from list, retrieve and update."""
+
+    id: str
+    status: str
+    created_at: LenientDatetime = None
+    updated_at: LenientDatetime = None
+    started_at: LenientDatetime = None
+    ended_at: LenientDatetime = None
+    expires_at: LenientDatetime = None
+    project_id: str | None = None
+    proxy_bytes: int | None = None
+    keep_alive: bool | None = None
+    region: str | None = None
+    context_id: str | None = None
+    user_metadata: dict[str, Any] | None = None
+    avg_cpu_usage: float | None = None
+    memory_usage: float | None = None
+
+    @property
+    def is_terminal(self) -> bool:
+        return is_terminal(self.status)
+
+    @property
+    def is_failed(self) -> bool:
+        return SessionStatus.is_failed(self.status)
+
+
+class SessionDetails(Session):
+    """``GET /v1/sessions/{id}``: a session plus, while it lives, its (secret) connection details."""
+
+    connect_url: str | None = Field(default=None, repr=False)
+    selenium_remote_url: str | None = Field(default=None, repr=False)
+    signing_key: str | None = Field(default=None, repr=False)
+
+
+class CreatedSession(Session):
+    """``POST /v1/sessions``: the new session and its credentials (connect URL and signing key)."""
+
+    connect_url: str = Field(repr=False)
+    selenium_remote_url: str = Field(default="", repr=False)
+    signing_key: str = Field(default="", repr=False)
+
+
+class LivePage(_ResponseModel):
+    id: str
+    url: str | None = None
+    title: str | None = None
+    favicon_url: str | None = None
+    debugger_url: str | None = Field(default=None, repr=False)
+    debugger_fullscreen_url: str | None = Field(default=None, repr=False)
+
+
+class SessionLiveURLs(_ResponseModel):
+    """``GET /v1/sessions/{id}/debug``. These URLs give interactive control: treat them as secrets."""
+
+    debugger_fullscreen_url: str | None = Field(default=None, repr=False)
+    debugger_url: str | None = Field(default=None, repr=False)
+    ws_url: str | None = Field(default=None, repr=False)
+    pages: list[LivePage] = Field(default_factory=list)
+
+
+class SessionLogMessage(_ResponseModel):
+    params: dict[str, Any] | None = None
+    result: dict[str, Any] | None = None
+    raw_body: str | None = None
+    timestamp: int | None = None
+
+
+class SessionLog(_ResponseModel):
+    method: str | None = None
+    page_id: int | None = None
+    session_id: str | None = None
+    frame_id: str | None = None
+    loader_id: str | None = None
+    timestamp: int | None = None
+    request: SessionLogMessage | None = None
+    response: SessionLogMessage | None = None
+
+
+class SessionRecordingEvent(_ResponseModel):
+    data: dict[str, Any] | None = None
+    session_id: str | None = None
+    timestamp: int | None = None
+    type: int | None = None
+
+
+class UploadResult(_ResponseModel):
+    message: str = ""
+
+
+class CreatedContext(_ResponseModel):
+    id: str
+    upload_url: str | None = Field(default=None, repr=False)
+    public_key: str | None = Field(default=None, repr=False)
+    cipher_algorithm: str | None = None
+    initialization_vector_size: int | None = None
+
+
+class Context(_ResponseModel):
+    id: str
+    created_at: LenientDatetime = None
+    updated_at: LenientDatetime = None
+    project_id: str | None = None
+    name: str | None = None
+
+
+class Extension(_ResponseModel):
+    id: str
+    file_name: str | None = None
+    project_id: str | None = None
+    created_at: LenientDatetime = None
+    updated_at: LenientDatetime = None
+
+
+class Project(_ResponseModel):
+    id: str
+    name: str | None = None
+    owner_id: str | None = None
+    default_timeout: int | None = None
+    concurrency: int | None = None
+    created_at: LenientDatetime = None
+    updated_at: LenientDatetime = None
+
+
+class ProjectUsage(_ResponseModel):
+    browser_minutes: int = 0
+    proxy_bytes: int = 0
+
+
+class APIErrorBody(_ResponseModel):
+    """Error body, Fastify style: ``{statusCode, error, message}``."""
+
+    status_code: int | None = None
+    error: str | None = None
+    message: str | None = None
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Validation with errors that name the field
+# ---------------------------------------------------------------------------------------------------------
+
+_NOISE_LOC = re.compile(r"\[|^(bool|list|str|int|dict)$")
+
+
+def _field_path(error: ErrorDetails) -> str:
+    parts: list[str] = []
+    for part in error["loc"]:
+        if isinstance(part, int):
+            parts.append(f"[{part}]")
+            continue
+        if _NOISE_LOC.search(part):
+            continue
+        if part in ("browserbase", "external", "none") and parts and parts[-1].startswith("["):
+            continue  # the tag of a discriminated union, not a field
+        parts.append(("." if parts else "") + part)
+    return "".join(parts) or "(body)"
+
+
+def _rule(error: ErrorDetails) -> str:
+    message = error["msg"]
+    if error["type"] == "extra_forbidden":
+        return "unknown field"
+    return message.removeprefix("Value error, ")
+
+
+def validation_errors(exc: ValidationError) -> list[tuple[str, str]]:
+    """``(field path, rule)`` pairs from a pydantic error, one per distinct field."""
+    errors = exc.errors(include_url=False)
+    seen: dict[str, str] = {}
+    for error in errors:
+        loc = error["loc"]
+        if loc and loc[-1] == "bool" and any(e["loc"][:1] == loc[:1] and e is not error for e in errors):
+            continue  # the "true/false" branch of a union whose other branch has the useful error
+        path = _field_path(error)
+        seen.setdefault(path, _rule(error))
+    return list(seen.items())
+
+
+def _known_names(model: type[BaseModel]) -> set[str]:
+    names: set[str] = set()
+    for name, info in model.model_fields.items():
+        names.add(name)
+        if info.alias:
+            names.add(info.alias)
+        if isinstance(info.validation_alias, AliasChoices):
+            names.update(c for c in info.validation_alias.choices if isinstance(c, str))
+        elif isinstance(info.validation_alias, str):
+            names.add(info.validation_alias)
+    return names
+
+
+def _unknown_setting_errors(model: type[BaseModel], keys: Iterable[str]) -> list[tuple[str, str]]:
+    known = _known_names(model)
+    errors = []
+    for key in keys:
+        if key in known:
+            continue
+        close = difflib.get_close_matches(key, sorted(n for n in known if "_" in n or n.islower()), n=1)
+        rule = "unknown setting" + (f"; did you mean {close[0]!r}?" if close else "")
+        errors.append((key, rule))
+    return errors
+
+
+def validate_session_settings(settings: Mapping[str, Any] | SessionCreateParams) -> SessionCreateParams:
+    """
+    Validate session settings given as snake_case or camelCase names.
+
+    :raises BrowserbaseValidationError: naming each bad field and its rule, before any request.
+    """
+    if isinstance(settings, SessionCreateParams):
+        return settings
+    errors = _unknown_setting_errors(SessionCreateParams, settings.keys())
+    if errors:
+        raise BrowserbaseValidationError(errors, "session settings")
+    try:
+        return SessionCreateParams.model_validate(dict(settings))
+    except ValidationError as exc:
+        raise BrowserbaseValidationError(validation_errors(exc), "session settings") from None
+
+
+def drop_unknown_fields(model: type[BaseModel], data: Any) -> Any:
+    """
+    Remove keys a request model does not know, recursively (for servers that must ignore them).
+
+    The local server uses this to accept bodies with fields this project does not model.
+    """
+    if not isinstance(data, Mapping):
+        return data
+    known = _known_names(model)
+    cleaned: dict[str, Any] = {}
+    for key, value in data.items():
+        if key not in known:
+            continue
+        field = _field_for(model, key)
+        nested = _nested_model(field.annotation) if field is not None else None
+        cleaned[key] = drop_unknown_fields(nested, value) if nested is not None else value
+    return cleaned
+
+
+def _field_for(model: type[BaseModel], key: str) -> Any:
+    for name, info in model.model_fields.items():
+        if key == name or key == info.alias:
+            return info
+        if isinstance(info.validation_alias, AliasChoices) and key in info.validation_alias.choices:
+            return info
+    return None
+
+
+def _nested_model(annotation: Any) -> type[BaseModel] | None:
+    args = getattr(annotation, "__args__", None) or (annotation,)
+    for arg in args:
+        if isinstance(arg, type) and issubclass(arg, _RequestModel):
+            return arg
+    return None
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The user-metadata query language of ``GET /v1/sessions?q=``
+# ---------------------------------------------------------------------------------------------------------
+
+_QUERY_TERM = re.compile(r"user_metadata((?:\['(?:[^'\\]|\\.)*'\])+):'((?:[^'\\]|\\.)*)'")
+_QUERY_KEY = re.compile(r"\['((?:[^'\\]|\\.)*)'\]")
+QUERY_TERM_SEPARATOR = " AND "
+
+
+def _quote(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("'", "\\'")
+
+
+def _unquote(text: str) -> str:
+    return re.sub(r"\\(.)", r"\1", text)
+
+
+def _flatten(metadata: Mapping[str, Any], prefix: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], str]]:
+    terms: list[tuple[tuple[str, ...], str]] = []
+    for key, value in metadata.items():
+        path = (*prefix, str(key))
+        if isinstance(value, Mapping):
+            terms.extend(_flatten(value, path))
+        elif isinstance(value, (list, tuple, set)):
+            raise BrowserbaseValidationError([(".".join(path), "arrays cannot be queried")], "metadata query")
+        elif isinstance(value, bool):
+            terms.append((path, "true" if value else "false"))
+        else:
+            # The API matches string values only: store numbers and booleans as strings to find them.
+            terms.append((path, str(value)))
+    return terms
+
+
+def build_metadata_query(metadata: Mapping[str, Any]) -> str:
+    """
+    Build the ``q`` parameter matching sessions whose ``userMetadata`` holds every leaf of ``metadata``.
+
+    ``{"airflow": {"dag_id": "etl"}}`` -> ``user_metadata['airflow']['dag_id']:'etl'``. Several leaves are
+    joined with `` AND `` (the documented syntax shows one term; the conjunction is this project's choice).
+    """
+    terms = _flatten(metadata)
+    if not terms:
+        raise BrowserbaseValidationError([("metadata", "must contain at least one value")], "metadata query")
+    return QUERY_TERM_SEPARATOR.join(
+        "user_metadata" + "".join(f"['{_quote(k)}']" for k in path) + f":'{_quote(value)}'"
+        for path, value in terms
+    )
+
+
+def parse_metadata_query(query: str) -> list[tuple[tuple[str, ...], str]]:
+    """
+    Parse a ``q`` parameter into ``(path, value)`` terms; the inverse of :func:`build_metadata_query`.
+
+    :raises ValueError: if the query is not in the documented syntax.
+    """
+    terms: list[tuple[tuple[str, ...], str]] = []
+    position = 0
+    text = query.strip()
+    while True:
+        match = _QUERY_TERM.match(text, position)
+        if not match:
+            raise ValueError(
+                "q must look like user_metadata['key']['nested']:'value' "
+                f"(terms joined with '{QUERY_TERM_SEPARATOR.strip()}')"
+            )
+        path = tuple(_unquote(k) for k in _QUERY_KEY.findall(match.group(1)))
+        terms.append((path, _unquote(match.group(2))))
+        position = match.end()
+        if position == len(text):
+            return terms
+        rest = text[position:]
+        separator = re.match(r"\s+AND\s+", rest, flags=re.IGNORECASE)
+        if not separator:
+            raise ValueError(f"unexpected text in q after term {len(terms)}: {rest[:40]!r}")
+        position += separator.end()
+
+
+def metadata_matches(
+    metadata: Mapping[str, Any] | None, terms: Iterable[tuple[tuple[str, ...], str]]
+) -> bool:
+    """Whether ``metadata`` satisfies every parsed query term (string equality)."""
+    for path, expected in terms:
+        node: Any = metadata or {}
+        for key in path:
+            if not isinstance(node, Mapping) or key not in node:
+                return False
+            node = node[key]
+        if not isinstance(node, str) or node != expected:
+            return False
+    return True
