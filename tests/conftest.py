@@ -1,0 +1,191 @@
+"""
+Shared test set-up.
+
+Airflow reads its configuration once, at import, so the environment is set here, before any test module
+imports Airflow: a throw-away ``AIRFLOW_HOME`` (removed at the end), no example DAGs, and two DAG bundles
+(the project's ``example_dags/`` and ``tests/dags/``) so that ``dag.test()`` finds the DAGs it serializes.
+
+Fixtures:
+- ``airflow_db``: runs ``airflow db migrate`` once per session, for tests that run DAGs.
+- ``local_server``: one ``browserbase-local`` with real Chromium for the session, wired to the
+  ``browserbase_default`` connection through ``AIRFLOW_CONN_BROWSERBASE_DEFAULT``.
+- ``api_server``: one ``browserbase-local --no-browser`` (API-only sessions) for the session.
+
+At the end of the session, a Chromium process or a temporary folder that the tests started and left
+behind fails the run (strict when ``CI`` is set; a warning otherwise, since other work may share /tmp).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from airflow_provider_browserbase.local.server import LocalServer
+
+REPO = Path(__file__).resolve().parent.parent
+EXAMPLE_DAGS = REPO / "example_dags"
+TEST_DAGS = REPO / "tests" / "dags"
+TEST_API_KEY = "bb_test_key_for_the_suite"
+
+_AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="bbp-airflow-home-"))
+os.environ["AIRFLOW_HOME"] = str(_AIRFLOW_HOME)
+os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(EXAMPLE_DAGS)
+os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
+os.environ["AIRFLOW__CORE__TEST_CONNECTION"] = "Enabled"
+os.environ["AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST"] = json.dumps(
+    [
+        {
+            "name": "dags-folder",
+            "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",
+            "kwargs": {"path": str(EXAMPLE_DAGS)},
+        },
+        {
+            "name": "test-dags",
+            "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",
+            "kwargs": {"path": str(TEST_DAGS)},
+        },
+    ]
+)
+os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "INFO")
+
+
+def connection_uri_env(base_url: str, api_key: str, project_id: str | None = None) -> str:
+    """The JSON form of a ``browserbase`` connection, for an ``AIRFLOW_CONN_*`` variable."""
+    conn: dict[str, object] = {"conn_type": "browserbase", "host": base_url, "password": api_key}
+    if project_id:
+        conn["extra"] = {"project_id": project_id}
+    return json.dumps(conn)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Leak check: Chromium processes and temp folders the tests leave behind
+# ---------------------------------------------------------------------------------------------------------
+
+_TEMP_PREFIXES = (
+    "bb-",
+    "bbp-",
+    "browserbase-local",
+    "org.chromium.",
+    "playwright-artifacts-",
+    ".org.chromium.",
+)
+
+
+def _chromium_pids() -> set[int]:
+    pids = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().split(b"\0")
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if state == "Z" or not cmdline or not cmdline[0]:
+            continue
+        if b"chrom" in Path(cmdline[0].decode(errors="replace")).name.encode() and any(
+            arg.startswith(b"--user-data-dir") for arg in cmdline
+        ):
+            pids.add(int(entry.name))
+    return pids
+
+
+def _temp_entries() -> set[str]:
+    return {p.name for p in Path(tempfile.gettempdir()).iterdir() if p.name.startswith(_TEMP_PREFIXES)}
+
+
+_BEFORE: dict[str, set] = {}
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    _BEFORE["pids"] = _chromium_pids()
+    _BEFORE["temp"] = _temp_entries()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    shutil.rmtree(_AIRFLOW_HOME, ignore_errors=True)
+    deadline = time.monotonic() + 10
+    while True:
+        pids = _chromium_pids() - _BEFORE.get("pids", set())
+        temps = _temp_entries() - _BEFORE.get("temp", set())
+        if not (pids or temps) or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    if not (pids or temps):
+        return
+    message = (
+        f"LEAK CHECK: the tests left {len(pids)} Chromium process(es) {sorted(pids)} and "
+        f"{len(temps)} temp folder(s) {sorted(temps)} behind"
+    )
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line(message, red=True)
+    else:
+        print(message, file=sys.stderr)
+    if os.environ.get("CI"):
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Fixtures
+# ---------------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> Path:
+    """An Airflow metadata database in the session's ``AIRFLOW_HOME`` (``airflow db migrate``, ≈10 s)."""
+    marker = _AIRFLOW_HOME / ".migrated"
+    if not marker.exists():
+        airflow = Path(sys.executable).with_name("airflow")
+        result = subprocess.run(
+            [str(airflow), "db", "migrate"],
+            capture_output=True,
+            text=True,
+            env=os.environ.copy(),
+            check=False,
+        )
+        assert result.returncode == 0, (
+            f"airflow db migrate failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+        )
+        marker.touch()
+    return _AIRFLOW_HOME
+
+
+def _start_server(**options: object) -> LocalServer:
+    from airflow_provider_browserbase.local.server import LocalServer
+
+    return LocalServer(host="127.0.0.1", port=0, api_key=TEST_API_KEY, **options)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="session")
+def local_server() -> Iterator[LocalServer]:
+    """``browserbase-local`` with real Chromium for the session; ``browserbase_default`` points at it."""
+    with _start_server(max_sessions=4, pool_size=0) as server:
+        previous = os.environ.get("AIRFLOW_CONN_BROWSERBASE_DEFAULT")
+        os.environ["AIRFLOW_CONN_BROWSERBASE_DEFAULT"] = connection_uri_env(server.base_url, server.api_key)
+        try:
+            yield server
+        finally:
+            if previous is None:
+                os.environ.pop("AIRFLOW_CONN_BROWSERBASE_DEFAULT", None)
+            else:
+                os.environ["AIRFLOW_CONN_BROWSERBASE_DEFAULT"] = previous
+
+
+@pytest.fixture(scope="session")
+def api_server() -> Iterator[LocalServer]:
+    """``browserbase-local --no-browser``: API-only sessions, for API and trigger tests."""
+    with _start_server(max_sessions=50, no_browser=True) as server:
+        yield server

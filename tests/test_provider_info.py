@@ -1,0 +1,102 @@
+"""The provider's metadata: what Airflow's providers manager reads to discover and render it."""
+
+from __future__ import annotations
+
+import importlib
+import json
+from importlib.metadata import entry_points
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from airflow_provider_browserbase import __version__
+from airflow_provider_browserbase.get_provider_info import get_provider_info
+
+INFO = get_provider_info()
+
+
+def _import(path: str) -> object:
+    module, _, name = path.rpartition(".")
+    return getattr(importlib.import_module(module), name)
+
+
+def test_entry_point_resolves_to_get_provider_info():
+    (point,) = [
+        ep for ep in entry_points(group="apache_airflow_provider") if ep.value.startswith("airflow_pro")
+    ]
+    assert point.load() is get_provider_info
+
+
+def test_info_validates_against_airflows_runtime_schema():
+    import airflow
+
+    schema = json.loads((Path(airflow.__file__).parent / "provider_info.schema.json").read_text())
+    jsonschema.validate(INFO, schema)
+    assert INFO["package-name"] == "airflow-provider-browserbase"
+    assert INFO["versions"] == [__version__]
+
+
+@pytest.mark.parametrize(
+    "module",
+    [
+        m
+        for key in ("hooks", "operators", "sensors", "triggers")
+        for entry in INFO[key]
+        for m in entry["python-modules"]
+    ],
+)
+def test_every_listed_module_imports(module):
+    importlib.import_module(module)
+
+
+@pytest.mark.parametrize(
+    "class_path",
+    [
+        *INFO["extra-links"],
+        *(c["hook-class-name"] for c in INFO["connection-types"]),
+        *(d["class-name"] for d in INFO["task-decorators"]),
+    ],
+)
+def test_every_listed_class_imports(class_path):
+    assert callable(_import(class_path))
+
+
+def test_providers_manager_discovers_the_provider():
+    from airflow.providers_manager import ProvidersManager
+
+    manager = ProvidersManager()
+    assert "airflow-provider-browserbase" in manager.providers
+    hook = manager.hooks["browserbase"]
+    assert hook is not None
+    assert hook.hook_class_name == "airflow_provider_browserbase.hooks.browserbase.BrowserbaseHook"
+    assert hook.connection_testable
+    assert (
+        "airflow_provider_browserbase.links.session.BrowserbaseSessionLink" in manager.extra_links_class_names
+    )
+    assert any(name == "browserbase" for name in manager.taskflow_decorators)
+
+
+def test_connection_form_as_airflow_3_2_renders_it():
+    """The React UI's form metadata, built the way the API server builds it (from provider info only)."""
+    from airflow.api_fastapi.core_api.services.ui.connections import HookMetaService
+
+    (meta,) = [m for m in HookMetaService.hook_meta_data() if m.connection_type == "browserbase"]
+    standard = meta.standard_fields.model_dump()
+    assert standard["password"]["title"] == "API Key"
+    assert standard["host"]["title"] == "API base URL"
+    assert "api.browserbase.com" in standard["host"]["placeholder"]
+    for hidden in ("login", "port", "url_schema"):
+        assert standard[hidden]["hidden"] is True
+    extra = meta.extra_fields
+    assert extra is not None
+    assert extra["project_id"]["schema"] == {"type": ["string", "null"], "title": "Project ID"}
+    assert "project" in extra["project_id"]["description"]
+
+
+def test_hook_classmethods_describe_the_same_form_for_airflow_3_1():
+    from airflow_provider_browserbase.hooks.browserbase import BrowserbaseHook
+
+    behaviour = BrowserbaseHook.get_ui_field_behaviour()
+    assert behaviour["relabeling"] == {"password": "API Key", "host": "API base URL"}
+    assert set(behaviour["hidden_fields"]) == {"schema", "port", "login"}
