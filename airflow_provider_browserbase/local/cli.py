@@ -1,0 +1,148 @@
+"""The ``browserbase-local`` command."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import shutil
+import signal
+import sys
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn
+
+from airflow_provider_browserbase.local.config import LocalConfig, default_api_key
+
+if TYPE_CHECKING:
+    from types import FrameType
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be 0 or more")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="browserbase-local",
+        description="Serve the Browserbase REST API on this machine, each session a real headless Chromium.",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
+    parser.add_argument(
+        "--port", type=int, default=8787, help="port to bind; 0 picks a free one (default 8787)"
+    )
+    parser.add_argument(
+        "--api-key",
+        default=None,
+        help="required X-BB-API-Key (default: $BROWSERBASE_API_KEY, else bb_local_dev_key)",
+    )
+    parser.add_argument(
+        "--max-sessions", type=_positive_int, default=4, help="live sessions at once (default 4)"
+    )
+    parser.add_argument(
+        "--pool-size", type=_non_negative_int, default=0, help="pre-started browsers (default 0)"
+    )
+    parser.add_argument("--chromium", default=None, help="Chromium executable (default: found automatically)")
+    parser.add_argument(
+        "--data-dir",
+        default=None,
+        help="folder for session files (default: a temporary folder removed at exit)",
+    )
+    parser.add_argument("--no-browser", action="store_true", help="API-only sessions without Chromium")
+    parser.add_argument(
+        "--connect-deadline",
+        type=float,
+        default=300.0,
+        help="seconds a new session waits for its first CDP client (default 300)",
+    )
+    parser.add_argument(
+        "--creations-per-minute",
+        type=_positive_int,
+        default=None,
+        help="session creations per rolling minute",
+    )
+    parser.add_argument(
+        "--enable-admin", action="store_true", help="serve the /_admin fault-injection endpoints"
+    )
+    parser.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
+    return parser
+
+
+async def _serve(config: LocalConfig, log_level: str) -> int:
+    # Imported here: importing the app pulls in Airflow (seconds); the SIGTERM handler is already set.
+    from airflow_provider_browserbase.local.app import create_app
+    from airflow_provider_browserbase.local.chromium import ChromiumNotFoundError
+    from airflow_provider_browserbase.local.server import bind_socket, uvicorn_server
+
+    sock = bind_socket(config.host, config.port)
+    config.port = sock.getsockname()[1]
+    try:
+        app = create_app(config)
+    except ChromiumNotFoundError as exc:
+        sock.close()
+        print(f"browserbase-local: {exc}", file=sys.stderr)
+        return 2
+    # uvicorn installs SIGINT/SIGTERM handlers: both stop the server, whose shutdown ends every session.
+    server = uvicorn_server(app, log_level=log_level)
+    task = asyncio.ensure_future(server.serve(sockets=[sock]))
+    while not server.started and not task.done():  # noqa: ASYNC110 - uvicorn offers no event to wait on
+        await asyncio.sleep(0.02)
+    if server.started:
+        print(
+            f"browserbase-local ready at {config.base_url} "
+            f"(api key: {config.api_key}, max sessions {config.max_sessions})",
+            flush=True,
+        )
+    await task
+    sock.close()
+    return 0 if server.started else 1
+
+
+def _exit_on_sigterm(signum: int, frame: FrameType | None) -> NoReturn:
+    raise SystemExit(128 + signum)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    # Until uvicorn takes over the signals, a SIGTERM must still run the clean-up below.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    own_dir = args.data_dir is None
+    data_dir = Path(tempfile.mkdtemp(prefix="browserbase-local-")) if own_dir else Path(args.data_dir)
+    config = LocalConfig(
+        host=args.host,
+        port=args.port,
+        api_key=args.api_key or default_api_key(),
+        max_sessions=args.max_sessions,
+        pool_size=args.pool_size,
+        chromium=args.chromium,
+        data_dir=data_dir,
+        no_browser=args.no_browser,
+        connect_deadline=args.connect_deadline,
+        creations_per_minute=args.creations_per_minute,
+        enable_admin=args.enable_admin,
+    )
+    try:
+        return asyncio.run(_serve(config, args.log_level))
+    except OSError as exc:
+        print(f"browserbase-local: cannot listen on {config.host}:{config.port}: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        if own_dir:
+            shutil.rmtree(data_dir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,500 @@
+"""Sessions, contexts and extensions of one local server, and the rules that end a session."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import math
+import secrets
+import shutil
+import time
+import uuid
+from collections import deque
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+from airflow_provider_browserbase.local import contexts as context_files
+from airflow_provider_browserbase.local.chromium import BrowserProcess, make_session_dir
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from airflow_provider_browserbase.local.config import LocalConfig
+    from airflow_provider_browserbase.local.pool import BrowserPool
+
+log = logging.getLogger(__name__)
+
+LIVE = frozenset({"PENDING", "RUNNING"})
+# Kept after a session ends, until the server stops: Browserbase serves downloads after the end.
+KEPT_AFTER_END = ("downloads",)
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def iso(value: dt.datetime | None) -> str | None:
+    if value is None:
+        return None
+    return value.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class LimitExceededError(Exception):
+    """
+    Raised when a create would pass a limit; the app answers 429.
+
+    :param message: Text for the error body.
+    :param headers: ``x-ratelimit-*`` and ``retry-after`` headers.
+    """
+
+    def __init__(self, message: str, headers: dict[str, str]) -> None:
+        super().__init__(message)
+        self.message = message
+        self.headers = headers
+
+
+class NotFoundError(Exception):
+    """Raised for an unknown session, context or extension id."""
+
+
+class ConflictError(Exception):
+    """Raised for a context name that is already taken."""
+
+
+class BrowserStartError(Exception):
+    """Raised when a session's browser could not be started; the session is then ERROR."""
+
+
+class ClientConnection(Protocol):
+    """A CDP client connected through the proxy, closable by the registry."""
+
+    async def close(self, reason: str) -> None: ...
+
+
+@dataclass
+class Context:
+    """
+    A saved browser profile that sessions can start from and write back to.
+
+    :param id: Context id.
+    :param name: Optional unique (case-insensitive) name.
+    """
+
+    id: str
+    name: str | None
+    project_id: str
+    directory: Path
+    created_at: dt.datetime = field(default_factory=utcnow)
+    updated_at: dt.datetime = field(default_factory=utcnow)
+    # Cleared while a persisting session writes back; sessions starting from the context wait on it.
+    idle: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "createdAt": iso(self.created_at),
+            "updatedAt": iso(self.updated_at),
+            "projectId": self.project_id,
+            "name": self.name,
+        }
+
+
+@dataclass
+class Extension:
+    """
+    An uploaded, unpacked Chromium extension.
+
+    :param id: Extension id.
+    :param file_name: Name of the uploaded zip.
+    :param directory: Folder holding the unpacked extension (its ``manifest.json``).
+    """
+
+    id: str
+    file_name: str
+    project_id: str
+    directory: Path
+    created_at: dt.datetime = field(default_factory=utcnow)
+    updated_at: dt.datetime = field(default_factory=utcnow)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "fileName": self.file_name,
+            "projectId": self.project_id,
+            "createdAt": iso(self.created_at),
+            "updatedAt": iso(self.updated_at),
+        }
+
+
+@dataclass(eq=False)
+class Session:
+    """One Browserbase session and, unless the server runs ``--no-browser``, its Chromium."""
+
+    id: str
+    project_id: str
+    signing_key: str = field(repr=False)
+    directory: Path
+    keep_alive: bool
+    region: str
+    timeout: float
+    user_metadata: dict[str, Any] | None
+    context_id: str | None
+    persist: bool
+    extension_id: str | None
+    log_cdp: bool = True
+    created_at: dt.datetime = field(default_factory=utcnow)
+    started_at: dt.datetime = field(default_factory=utcnow)
+    updated_at: dt.datetime = field(default_factory=utcnow)
+    expires_at: dt.datetime = field(default_factory=utcnow)
+    ended_at: dt.datetime | None = None
+    status: str = "PENDING"
+    browser: BrowserProcess | None = None
+    clients: set[ClientConnection] = field(default_factory=set)
+    ever_connected: bool = False
+    logs: deque[dict[str, Any]] = field(default_factory=deque)
+    page_ids: dict[str, int] = field(default_factory=dict)
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    teardown: asyncio.Task[None] | None = None
+
+    @property
+    def live(self) -> bool:
+        return self.status in LIVE
+
+    def page_id(self, cdp_session_id: str | None) -> int:
+        """Number CDP target sessions 1, 2, ... in order of appearance; 0 is the browser itself."""
+        if not cdp_session_id:
+            return 0
+        return self.page_ids.setdefault(cdp_session_id, len(self.page_ids) + 1)
+
+    def browser_minutes(self) -> int:
+        end = self.ended_at or utcnow()
+        seconds = max(0.0, (end - self.started_at).total_seconds())
+        return max(1, math.ceil(seconds / 60))
+
+    def to_json(self, config: LocalConfig, connect: bool = False) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "id": self.id,
+            "createdAt": iso(self.created_at),
+            "updatedAt": iso(self.updated_at),
+            "projectId": self.project_id,
+            "startedAt": iso(self.started_at),
+            "endedAt": iso(self.ended_at),
+            "expiresAt": iso(self.expires_at),
+            "status": self.status,
+            "proxyBytes": 0,
+            "keepAlive": self.keep_alive,
+            "region": self.region,
+            "contextId": self.context_id,
+            "userMetadata": self.user_metadata,
+        }
+        if connect:
+            body["connectUrl"] = f"ws://{config.netloc}/?signingKey={self.signing_key}"
+            body["seleniumRemoteUrl"] = f"{config.base_url}/webdriver"
+            body["signingKey"] = self.signing_key
+        return body
+
+
+class Registry:
+    """
+    Owns every session, context and extension, and ends sessions by the Browserbase rules.
+
+    A session is RUNNING while its browser lives. It ends COMPLETED when released, when its last CDP
+    client disconnects (unless ``keepAlive``), or when nobody connected within the connect deadline;
+    TIMED_OUT at ``expiresAt``; ERROR when its browser dies on its own.
+
+    :param config: Server settings.
+    :param executable: Chromium executable, ``None`` in ``--no-browser`` mode.
+    :param pool: Pre-started browsers, if any.
+    """
+
+    def __init__(self, config: LocalConfig, executable: str | None, pool: BrowserPool | None = None) -> None:
+        self.config = config
+        self.executable = executable
+        self.pool = pool
+        self.sessions: dict[str, Session] = {}
+        self.contexts: dict[str, Context] = {}
+        self.extensions: dict[str, Extension] = {}
+        self._creations: deque[float] = deque()
+        self._starting = 0
+        self._closed = False
+
+    # limits
+
+    def live_sessions(self) -> list[Session]:
+        return [s for s in self.sessions.values() if s.live]
+
+    def check_limits(self) -> None:
+        """Raise :class:`LimitExceededError` when a new session would pass either limit."""
+        now = time.monotonic()
+        limit = self.config.max_sessions
+        live = self.live_sessions()
+        if len(live) + self._starting >= limit:
+            ends = [(s.expires_at - utcnow()).total_seconds() for s in live]
+            reset = max(1, math.ceil(min(ends))) if ends else 1
+            raise LimitExceededError(
+                f"You've exceeded your max concurrent sessions limit (limit {limit}, "
+                f"currently {len(live) + self._starting})",
+                {
+                    "x-ratelimit-limit": str(limit),
+                    "x-ratelimit-remaining": "0",
+                    "x-ratelimit-reset": str(reset),
+                    "retry-after": str(reset),
+                    # A slot frees only when a session ends: an immediate retry cannot succeed.
+                    "x-should-retry": "false",
+                },
+            )
+        per_minute = self.config.creations_per_minute
+        if per_minute is not None:
+            while self._creations and now - self._creations[0] >= 60:
+                self._creations.popleft()
+            if len(self._creations) >= per_minute:
+                reset = max(1, math.ceil(60 - (now - self._creations[0])))
+                raise LimitExceededError(
+                    f"You've exceeded your session creation rate limit (limit {per_minute} per minute)",
+                    {
+                        "x-ratelimit-limit": str(per_minute),
+                        "x-ratelimit-remaining": "0",
+                        "x-ratelimit-reset": str(reset),
+                        "retry-after": str(reset),
+                    },
+                )
+
+    # sessions
+
+    def get_session(self, session_id: str) -> Session:
+        try:
+            return self.sessions[session_id]
+        except KeyError:
+            raise NotFoundError(f"Session {session_id} not found") from None
+
+    async def create_session(
+        self,
+        *,
+        keep_alive: bool,
+        region: str,
+        timeout: int | None,
+        user_metadata: dict[str, Any] | None,
+        context_id: str | None,
+        persist: bool,
+        extension_id: str | None,
+        log_cdp: bool = True,
+    ) -> Session:
+        """Start a session (and its browser); raise on limits, unknown ids or a failed browser."""
+        if self._closed:
+            raise BrowserStartError("The server is shutting down")
+        context = self.get_context(context_id) if context_id else None
+        extension = self.get_extension(extension_id) if extension_id else None
+        self.check_limits()
+        self._starting += 1
+        try:
+            browser, directory = await self._start_browser(context, extension)
+        finally:
+            self._starting -= 1
+        self._creations.append(time.monotonic())
+        lifetime = (timeout or self.config.default_timeout) * self.config.timeout_scale
+        now = utcnow()
+        session = Session(
+            id=str(uuid.uuid4()),
+            project_id=self.config.project_id,
+            signing_key=secrets.token_urlsafe(32),
+            directory=directory,
+            keep_alive=keep_alive,
+            region=region,
+            timeout=lifetime,
+            user_metadata=user_metadata,
+            context_id=context_id,
+            persist=persist,
+            extension_id=extension_id,
+            log_cdp=log_cdp,
+            created_at=now,
+            started_at=now,
+            updated_at=now,
+            expires_at=now + dt.timedelta(seconds=lifetime),
+            status="RUNNING",
+            browser=browser,
+        )
+        session.logs = deque(maxlen=self.config.log_limit)
+        self.sessions[session.id] = session
+        loop = asyncio.get_running_loop()
+        session.tasks.append(loop.create_task(self._expire(session)))
+        session.tasks.append(loop.create_task(self._connect_deadline(session)))
+        if browser is not None:
+            session.tasks.append(loop.create_task(self._watch_browser(session, browser)))
+        log.info("Session %s started (keepAlive=%s, lifetime %.0f s)", session.id, keep_alive, lifetime)
+        return session
+
+    async def _start_browser(
+        self, context: Context | None, extension: Extension | None
+    ) -> tuple[BrowserProcess | None, Path]:
+        base = self.config.data_dir
+        if self.executable is None:
+            return None, make_session_dir(base)
+        if context is None and extension is None and self.pool is not None:
+            pooled = await self.pool.take()
+            if pooled is not None:
+                return pooled, pooled.directory
+        directory = make_session_dir(base)
+        extra: tuple[str, ...] = ()
+        if extension is not None:
+            extra = (
+                f"--load-extension={extension.directory}",
+                f"--disable-extensions-except={extension.directory}",
+            )
+        browser = BrowserProcess(self.executable, directory, extra)
+        try:
+            if context is not None:
+                await context.idle.wait()
+                await asyncio.to_thread(
+                    context_files.restore_profile, context.directory, directory / "profile"
+                )
+            await browser.start()
+            if context is not None:
+                await context_files.restore_cookies(context.directory, browser.ws_url)
+        except Exception as exc:
+            await browser.kill()
+            browser.remove_files()
+            log.warning("Chromium failed to start: %s", exc)
+            raise BrowserStartError(f"The browser failed to start: {exc}") from exc
+        return browser, directory
+
+    async def _expire(self, session: Session) -> None:
+        await asyncio.sleep(max(0.0, (session.expires_at - utcnow()).total_seconds()))
+        self.end_session(session, "TIMED_OUT", "its timeout passed")
+
+    async def _connect_deadline(self, session: Session) -> None:
+        await asyncio.sleep(self.config.connect_deadline)
+        if not session.ever_connected:
+            # Browserbase terminates sessions nobody connected to; the status it reports is not
+            # documented. COMPLETED is used: nothing failed, the session simply went unused.
+            self.end_session(session, "COMPLETED", "nobody connected within the connect deadline")
+
+    async def _watch_browser(self, session: Session, browser: BrowserProcess) -> None:
+        assert browser.process is not None
+        code = await browser.process.wait()
+        self.end_session(session, "ERROR", f"its browser exited with code {code}")
+
+    def client_connected(self, session: Session, client: ClientConnection) -> None:
+        session.clients.add(client)
+        session.ever_connected = True
+
+    def client_disconnected(self, session: Session, client: ClientConnection) -> None:
+        session.clients.discard(client)
+        if not session.clients and not session.keep_alive:
+            self.end_session(session, "COMPLETED", "its last CDP client disconnected")
+
+    def end_session(self, session: Session, status: str, reason: str) -> bool:
+        """Mark the session ended now and tear it down in the background; False if it had ended."""
+        if not session.live:
+            return False
+        now = utcnow()
+        session.status = status
+        session.ended_at = now
+        session.updated_at = now
+        log.info("Session %s ended %s: %s", session.id, status, reason)
+        context = self.contexts.get(session.context_id) if session.context_id else None
+        write_back = context is not None and session.persist and status != "ERROR"
+        if write_back and context is not None:
+            # Cleared synchronously, so a session created right after this release waits for the copy.
+            context.idle.clear()
+        current = asyncio.current_task()
+        for task in session.tasks:
+            if task is not current:
+                task.cancel()
+        session.teardown = asyncio.get_running_loop().create_task(
+            self._teardown(session, context if write_back else None)
+        )
+        return True
+
+    async def _teardown(self, session: Session, context: Context | None) -> None:
+        try:
+            for client in list(session.clients):
+                with contextlib.suppress(Exception):
+                    await client.close("session ended")
+            browser = session.browser
+            if browser is None:
+                return
+            if context is not None and browser.alive:
+                await context_files.save_cookies(context.directory, browser.ws_url)
+                await context_files.close_gracefully(browser)
+            await browser.kill()
+            if context is not None and context.id in self.contexts:
+                await asyncio.to_thread(
+                    context_files.save_profile, browser.directory / "profile", context.directory
+                )
+                context.updated_at = utcnow()
+        except Exception:
+            log.exception("Tearing down session %s failed", session.id)
+        finally:
+            if session.browser is not None:
+                await asyncio.to_thread(session.browser.remove_files, KEPT_AFTER_END)
+            if context is not None:
+                context.idle.set()
+
+    async def wait_ended(self, session: Session) -> None:
+        if session.teardown is not None:
+            await asyncio.shield(session.teardown)
+
+    # contexts
+
+    def get_context(self, context_id: str) -> Context:
+        try:
+            return self.contexts[context_id]
+        except KeyError:
+            raise NotFoundError(f"Context {context_id} not found") from None
+
+    def create_context(self, name: str | None) -> Context:
+        if name is not None:
+            name = name.strip()
+            taken = {c.name.casefold() for c in self.contexts.values() if c.name}
+            if name.casefold() in taken:
+                raise ConflictError(f"A context named {name!r} already exists")
+        context_id = str(uuid.uuid4())
+        directory = self.config.data_dir / "contexts" / context_id
+        directory.mkdir(parents=True)
+        context = Context(
+            id=context_id, name=name or None, project_id=self.config.project_id, directory=directory
+        )
+        context.idle.set()
+        self.contexts[context_id] = context
+        return context
+
+    def delete_context(self, context_id: str) -> None:
+        context = self.get_context(context_id)
+        del self.contexts[context_id]
+        shutil.rmtree(context.directory, ignore_errors=True)
+
+    # extensions
+
+    def get_extension(self, extension_id: str) -> Extension:
+        try:
+            return self.extensions[extension_id]
+        except KeyError:
+            raise NotFoundError(f"Extension {extension_id} not found") from None
+
+    def add_extension(self, extension: Extension) -> None:
+        self.extensions[extension.id] = extension
+
+    def delete_extension(self, extension_id: str) -> None:
+        extension = self.get_extension(extension_id)
+        del self.extensions[extension_id]
+        shutil.rmtree(extension.directory, ignore_errors=True)
+
+    # shutdown
+
+    async def close(self) -> None:
+        """End every live session and wait until every browser is gone."""
+        self._closed = True
+        for session in list(self.sessions.values()):
+            self.end_session(session, "COMPLETED", "the server is stopping")
+        pending = [s.teardown for s in self.sessions.values() if s.teardown is not None]
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)
+        for session in self.sessions.values():
+            shutil.rmtree(session.directory, ignore_errors=True)
+        # Contexts and extensions live in memory only, so their files cannot outlive the server usefully.
+        for context in self.contexts.values():
+            shutil.rmtree(context.directory, ignore_errors=True)
+        for extension in self.extensions.values():
+            shutil.rmtree(extension.directory, ignore_errors=True)
