@@ -189,3 +189,14 @@ def api_server() -> Iterator[LocalServer]:
     """``browserbase-local --no-browser``: API-only sessions, for API and trigger tests."""
     with _start_server(max_sessions=50, no_browser=True) as server:
         yield server
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark tests by what they need, so the Airflow 3.1 run can select the unit tests alone."""
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        path = Path(str(item.path))
+        if "local_server" in fixtures or (REPO / "tests" / "local") in path.parents:
+            item.add_marker(pytest.mark.browser)
+        if "airflow_db" in fixtures:
+            item.add_marker(pytest.mark.dag)
