@@ -141,6 +141,8 @@ class LocalServer:
         return self._loop
 
     def start(self) -> LocalServer:
+        if self._thread is not None:
+            raise RuntimeError("this LocalServer was already started")
         if self._own_data_dir:
             self.config.data_dir = Path(tempfile.mkdtemp(prefix="browserbase-local-"))
         sock = bind_socket(self.config.host, self.config.port)
