@@ -1,0 +1,34 @@
+"""The "Browserbase Session" extra link."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from airflow.providers.common.compat.sdk import BaseOperatorLink, XCom
+
+if TYPE_CHECKING:
+    from airflow.sdk import BaseOperator, Context
+    from airflow.sdk.types import TaskInstanceKey
+
+SESSION_URL_XCOM_KEY = "browserbase_session_url"
+
+
+class BrowserbaseSessionLink(BaseOperatorLink):
+    """
+    Link a task to the page of the Browserbase session it created.
+
+    The page is the session inspector of the Browserbase dashboard, or the live view of the server the
+    connection points at (``browserbase-local``). Operators call :meth:`persist` right after creating a
+    session, before any waiting or deferring, so the link works while the task is still running.
+    """
+
+    name = "Browserbase Session"
+
+    @staticmethod
+    def persist(context: Context, session_url: str) -> None:
+        """Store the session's page URL for this task instance."""
+        context["ti"].xcom_push(key=SESSION_URL_XCOM_KEY, value=session_url)
+
+    def get_link(self, operator: BaseOperator, *, ti_key: TaskInstanceKey) -> str:
+        url: Any = XCom.get_value(key=SESSION_URL_XCOM_KEY, ti_key=ti_key)
+        return url if isinstance(url, str) else ""

@@ -1,0 +1,152 @@
+"""Trigger that waits, in the triggerer, for a Browserbase session to reach a status."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import TYPE_CHECKING, Any
+
+from airflow.triggers.base import BaseTrigger, TriggerEvent
+
+from airflow_provider_browserbase.exceptions import (
+    BrowserbaseConnectionError,
+    BrowserbaseError,
+    BrowserbaseRateLimitError,
+    BrowserbaseServerError,
+)
+from airflow_provider_browserbase.hooks.browserbase import BrowserbaseHook
+from airflow_provider_browserbase.models import SessionStatus, is_terminal
+from airflow_provider_browserbase.triggers._shared_transport import shared_async_transport
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Iterable
+
+DEFAULT_TARGET_STATUSES: tuple[str, ...] = (SessionStatus.COMPLETED,)
+DEFAULT_FAILURE_STATUSES: tuple[str, ...] = (SessionStatus.ERROR, SessionStatus.TIMED_OUT)
+
+#: Every ``status`` a :class:`BrowserbaseSessionTrigger` event can carry.
+EVENT_STATUSES: frozenset[str] = frozenset({"success", "failed", "timeout", "error"})
+
+# Worth another poll: the API may answer next time. Anything else (401, 404...) will not change.
+TRANSIENT_ERRORS = (BrowserbaseConnectionError, BrowserbaseRateLimitError, BrowserbaseServerError)
+
+
+def classify_session_status(
+    session_id: str,
+    status: str | None,
+    target_statuses: Iterable[str],
+    failure_statuses: Iterable[str],
+) -> tuple[str, str] | None:
+    """
+    Decide whether waiting for a session is over.
+
+    :return: ``None`` to keep waiting, else ``("success" | "failed", message)``. A terminal status that is
+        neither a target nor a failure status is a failure too: the session can never reach a target.
+    """
+    targets = tuple(target_statuses)
+    if status in targets:
+        return "success", f"Browserbase session {session_id} reached status {status}."
+    if status in tuple(failure_statuses):
+        return "failed", f"Browserbase session {session_id} ended with status {status}."
+    if is_terminal(status):
+        return "failed", (
+            f"Browserbase session {session_id} ended with status {status} "
+            f"without reaching {' or '.join(targets)}."
+        )
+    return None
+
+
+class BrowserbaseSessionTrigger(BaseTrigger):
+    """
+    Poll a Browserbase session until it reaches a target status, fails, or the deadline passes.
+
+    Yields exactly one event ``{"status", "session_id", "session_status", "message"}`` whose ``status`` is
+    ``success``, ``failed``, ``timeout`` or ``error``. Transient API errors (transport errors, 429, 5xx) are
+    logged and polling goes on; other API errors (401, 404...) end the wait with an ``error`` event. The
+    trigger only watches: it never ends the session, not even when the task is killed.
+
+    :param session_id: the session to watch.
+    :param browserbase_conn_id: the Browserbase connection.
+    :param target_statuses: statuses that end the wait successfully.
+    :param failure_statuses: statuses that end the wait with a failure.
+    :param poll_interval: seconds between two reads of the session.
+    :param end_time: wall-clock deadline (``time.time()`` seconds); ``None`` waits without limit.
+    """
+
+    def __init__(
+        self,
+        session_id: str,
+        browserbase_conn_id: str = BrowserbaseHook.default_conn_name,
+        target_statuses: Iterable[str] = DEFAULT_TARGET_STATUSES,
+        failure_statuses: Iterable[str] = DEFAULT_FAILURE_STATUSES,
+        poll_interval: float = 5.0,
+        end_time: float | None = None,
+    ) -> None:
+        super().__init__()
+        self.session_id = session_id
+        self.browserbase_conn_id = browserbase_conn_id
+        self.target_statuses = list(target_statuses)
+        self.failure_statuses = list(failure_statuses)
+        self.poll_interval = float(poll_interval)
+        self.end_time = None if end_time is None else float(end_time)
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return (
+            f"{type(self).__module__}.{type(self).__qualname__}",
+            {
+                "session_id": self.session_id,
+                "browserbase_conn_id": self.browserbase_conn_id,
+                "target_statuses": list(self.target_statuses),
+                "failure_statuses": list(self.failure_statuses),
+                "poll_interval": self.poll_interval,
+                "end_time": self.end_time,
+            },
+        )
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        async with shared_async_transport() as transport:
+            hook = BrowserbaseHook(self.browserbase_conn_id, async_transport=transport)
+            try:
+                event = await self._wait(hook)
+            finally:
+                await hook.aclose()
+        yield TriggerEvent(event)
+
+    async def _wait(self, hook: BrowserbaseHook) -> dict[str, Any]:
+        last_status: str | None = None
+        while True:
+            try:
+                session = await hook.aget_session(self.session_id)
+            except TRANSIENT_ERRORS as err:
+                self.log.warning(
+                    "Could not read Browserbase session %s, polling again: %s", self.session_id, err
+                )
+            except BrowserbaseError as err:
+                return self._event("error", last_status, str(err))
+            else:
+                last_status = session.status
+                outcome = classify_session_status(
+                    self.session_id, last_status, self.target_statuses, self.failure_statuses
+                )
+                if outcome is not None:
+                    return self._event(outcome[0], last_status, outcome[1])
+                self.log.info("Browserbase session %s is %s", self.session_id, last_status)
+            remaining = None if self.end_time is None else self.end_time - time.time()
+            if remaining is not None and remaining <= 0:
+                return self._event(
+                    "timeout",
+                    last_status,
+                    f"Timed out waiting for Browserbase session {self.session_id} to reach "
+                    f"{' or '.join(self.target_statuses)} (last status: {last_status or 'unknown'}).",
+                )
+            await asyncio.sleep(
+                self.poll_interval if remaining is None else min(self.poll_interval, remaining)
+            )
+
+    def _event(self, status: str, session_status: str | None, message: str) -> dict[str, Any]:
+        return {
+            "status": status,
+            "session_id": self.session_id,
+            "session_status": session_status,
+            "message": message,
+        }
