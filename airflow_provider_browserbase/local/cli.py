@@ -74,20 +74,22 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--enable-admin", action="store_true", help="serve the /_admin fault-injection endpoints"
     )
+    parser.add_argument("--no-demo", action="store_true", help="do not serve the demo shop at /demo")
     parser.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
     return parser
 
 
-async def _serve(config: LocalConfig, log_level: str) -> int:
+async def _serve(config: LocalConfig, log_level: str, demo: bool = True) -> int:
     # Imported here: importing the app pulls in Airflow (seconds); the SIGTERM handler is already set.
     from airflow_provider_browserbase.local.app import create_app
     from airflow_provider_browserbase.local.chromium import ChromiumNotFoundError
+    from airflow_provider_browserbase.local.demo_site import demo_mount
     from airflow_provider_browserbase.local.server import bind_socket, uvicorn_server
 
     sock = bind_socket(config.host, config.port)
     config.port = sock.getsockname()[1]
     try:
-        app = create_app(config)
+        app = create_app(config, [demo_mount()] if demo else [])
     except ChromiumNotFoundError as exc:
         sock.close()
         print(f"browserbase-local: {exc}", file=sys.stderr)
@@ -135,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
         enable_admin=args.enable_admin,
     )
     try:
-        return asyncio.run(_serve(config, args.log_level))
+        return asyncio.run(_serve(config, args.log_level, demo=not args.no_demo))
     except OSError as exc:
         print(f"browserbase-local: cannot listen on {config.host}:{config.port}: {exc}", file=sys.stderr)
         return 1

@@ -15,6 +15,7 @@ import uvicorn
 
 from airflow_provider_browserbase.local.app import create_app
 from airflow_provider_browserbase.local.config import LocalConfig, default_api_key
+from airflow_provider_browserbase.local.demo_site import demo_mount
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -75,6 +76,7 @@ class LocalServer:
     :param timeout_scale: Factor applied to session timeouts (tests use a small one; 1.0 otherwise).
     :param enable_admin: Serve the ``/_admin`` fault-injection endpoints.
     :param extra_routes: Additional routes or mounts for the app.
+    :param demo: Serve the examples' demo shop at ``/demo``.
     :param startup_timeout: Seconds to wait for the server to come up.
     """
 
@@ -94,6 +96,7 @@ class LocalServer:
         timeout_scale: float = 1.0,
         enable_admin: bool = False,
         extra_routes: Sequence[BaseRoute] = (),
+        demo: bool = True,
         startup_timeout: float = 30.0,
     ) -> None:
         self._own_data_dir = data_dir is None
@@ -111,7 +114,7 @@ class LocalServer:
             timeout_scale=timeout_scale,
             enable_admin=enable_admin,
         )
-        self._extra_routes = extra_routes
+        self._extra_routes = [*extra_routes, demo_mount()] if demo else list(extra_routes)
         self._startup_timeout = startup_timeout
         self._thread: threading.Thread | None = None
         self._server: uvicorn.Server | None = None
