@@ -1,0 +1,149 @@
+"""The connection: base-URL rules, project id, lazy and async resolution, the form, the session page."""
+
+from __future__ import annotations
+
+import sys
+import types
+from typing import Any
+
+import httpx
+import pytest
+
+from airflow_provider_browserbase.hooks._connection import resolve_base_url, session_url_for
+from airflow_provider_browserbase.hooks.browserbase import BrowserbaseHook
+from airflow_provider_browserbase.hooks.connection_form import CONN_FIELDS, UI_FIELD_BEHAVIOUR
+from tests.hooks.conftest import API_KEY, PROJECT_ID, connection_json
+
+
+@pytest.mark.parametrize(
+    ("host", "port", "expected"),
+    [
+        (None, None, "https://api.browserbase.com"),
+        ("", None, "https://api.browserbase.com"),
+        ("   ", None, "https://api.browserbase.com"),
+        ("127.0.0.1:8787", None, "http://127.0.0.1:8787"),
+        ("127.0.0.1", 8787, "http://127.0.0.1:8787"),
+        ("localhost:8787", None, "http://localhost:8787"),
+        ("[::1]:8787", None, "http://[::1]:8787"),
+        ("api.browserbase.com", None, "https://api.browserbase.com"),
+        ("bb.example.com:8443/", None, "https://bb.example.com:8443"),
+        ("http://127.0.0.1:8787/", None, "http://127.0.0.1:8787"),
+        ("https://api.browserbase.com/", None, "https://api.browserbase.com"),
+        ("http://gateway.internal/browserbase/", None, "http://gateway.internal/browserbase"),
+        ("http://127.0.0.1:8787", 9999, "http://127.0.0.1:8787"),
+    ],
+)
+def test_base_url_rules(host: str | None, port: int | None, expected: str) -> None:
+    assert resolve_base_url(host, port) == expected
+
+
+@pytest.mark.parametrize(
+    ("base_url", "expected"),
+    [
+        ("https://api.browserbase.com", "https://www.browserbase.com/sessions/s%2F1"),
+        ("http://127.0.0.1:8787", "http://127.0.0.1:8787/sessions/s%2F1/live"),
+    ],
+)
+def test_session_url(base_url: str, expected: str) -> None:
+    assert session_url_for(base_url, "s/1") == expected
+
+
+def test_connection_is_read_lazily_and_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[str] = []
+    original = BrowserbaseHook.get_connection
+
+    def counting(conn_id: str) -> Any:
+        calls.append(conn_id)
+        return original(conn_id)
+
+    monkeypatch.setattr(BrowserbaseHook, "get_connection", staticmethod(counting))
+    hook = BrowserbaseHook()
+    assert calls == []
+    assert hook.base_url == "http://bb.test"
+    assert hook.project_id == PROJECT_ID
+    assert hook.session_url("s-1") == "http://bb.test/sessions/s-1/live"
+    assert calls == ["browserbase_default"]
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        ({"project_id": "p-plain"}, "p-plain"),
+        ({"extra__browserbase__project_id": "p-prefixed"}, "p-prefixed"),
+        ({"project_id": "", "extra__browserbase__project_id": "p-2"}, "p-2"),
+        ({}, None),
+    ],
+)
+def test_project_id_extra(
+    extra: dict[str, str], expected: str | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AIRFLOW_CONN_BB_EXTRA", connection_json(**extra))
+    assert BrowserbaseHook("bb_extra").project_id == expected
+
+
+def test_uri_form_connection(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AIRFLOW_CONN_BB_URI", f"browserbase://:{API_KEY}@127.0.0.1:8787/?project_id=p-uri")
+    settings = BrowserbaseHook("bb_uri").conn_settings
+    assert (settings.base_url, settings.api_key, settings.project_id) == (
+        "http://127.0.0.1:8787",
+        API_KEY,
+        "p-uri",
+    )
+    assert API_KEY not in repr(settings)
+
+
+async def test_async_resolution_never_calls_sync_get_connection(monkeypatch: pytest.MonkeyPatch) -> None:
+    def forbidden(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("sync get_connection called on the event loop")
+
+    monkeypatch.setattr(BrowserbaseHook, "get_connection", staticmethod(forbidden))
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json=[])
+
+    hook = BrowserbaseHook(async_transport=httpx.MockTransport(handler))
+    assert await hook.alist_sessions() == []
+    assert await hook.asession_url("s-1") == "http://bb.test/sessions/s-1/live"
+    await hook.aclose()
+    assert seen[0].headers["X-BB-API-Key"] == API_KEY
+
+
+def test_hook_attributes() -> None:
+    assert BrowserbaseHook.conn_name_attr == "browserbase_conn_id"
+    assert BrowserbaseHook.default_conn_name == "browserbase_default"
+    assert BrowserbaseHook.conn_type == "browserbase"
+    assert BrowserbaseHook.hook_name == "Browserbase"
+    assert BrowserbaseHook(browserbase_conn_id="x").browserbase_conn_id == "x"
+
+
+def test_ui_field_behaviour_matches_the_provider_info() -> None:
+    behaviour = BrowserbaseHook.get_ui_field_behaviour()
+    assert behaviour["hidden_fields"] == ["schema", "port", "login"] == UI_FIELD_BEHAVIOUR["hidden-fields"]
+    assert behaviour["relabeling"] == {"password": "API Key", "host": "API base URL"}
+    assert "http://127.0.0.1:8787" in behaviour["placeholders"]["host"]
+
+
+def test_connection_form_widgets(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Airflow 3.0/3.1 replace the FAB modules with stand-ins; so do we, recording what is built."""
+
+    class Field:
+        def __init__(self, label: str, **kwargs: Any) -> None:
+            self.label, self.kwargs = label, kwargs
+
+    modules = {
+        "flask_appbuilder": types.ModuleType("flask_appbuilder"),
+        "flask_appbuilder.fieldwidgets": types.SimpleNamespace(BS3TextFieldWidget=lambda: "text-widget"),
+        "flask_babel": types.SimpleNamespace(lazy_gettext=lambda text: text),
+        "wtforms": types.SimpleNamespace(StringField=Field),
+        "wtforms.validators": types.SimpleNamespace(Optional=lambda: "optional"),
+    }
+    for name, module in modules.items():
+        monkeypatch.setitem(sys.modules, name, module)
+    widgets = BrowserbaseHook.get_connection_form_widgets()
+    assert set(widgets) == set(CONN_FIELDS) == {"project_id"}
+    field = widgets["project_id"]
+    assert field.label == "Project ID"
+    assert field.kwargs["widget"] == "text-widget"
+    assert field.kwargs["validators"] == ["optional"]

@@ -1,0 +1,203 @@
+"""Error mapping, and the API key never showing in an error, a repr or a log line."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+import httpx
+import pytest
+
+from airflow_provider_browserbase.exceptions import (
+    BrowserbaseAPIError,
+    BrowserbaseAuthenticationError,
+    BrowserbaseConflictError,
+    BrowserbaseError,
+    BrowserbaseNotFoundError,
+    BrowserbasePermissionDeniedError,
+    BrowserbaseRateLimitError,
+    BrowserbaseServerError,
+)
+from tests.hooks.conftest import API_KEY, created_json
+
+EMPTY_ZIP = b"PK\x05\x06" + b"\0" * 18
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from airflow_provider_browserbase.hooks.browserbase import BrowserbaseHook
+    from tests.hooks.conftest import ScriptedApi
+
+
+@pytest.mark.parametrize(
+    ("status", "error"),
+    [
+        (401, BrowserbaseAuthenticationError),
+        (403, BrowserbasePermissionDeniedError),
+        (404, BrowserbaseNotFoundError),
+        (409, BrowserbaseConflictError),
+        (418, BrowserbaseAPIError),
+        (429, BrowserbaseRateLimitError),
+        (500, BrowserbaseServerError),
+        (503, BrowserbaseServerError),
+    ],
+)
+def test_status_maps_to_exception(
+    status: int, error: type[BrowserbaseAPIError], api: ScriptedApi, make_hook: Callable[..., BrowserbaseHook]
+) -> None:
+    api.on(
+        "GET",
+        "/v1/sessions/s-1",
+        httpx.Response(status, headers={"x-request-id": "req-9"}, json={"message": "m"}),
+    )
+    with pytest.raises(error) as info:
+        make_hook(api, max_retries=0).get_session("s-1")
+    assert type(info.value) is error
+    assert info.value.status_code == status
+    assert info.value.request_id == "req-9"
+    assert info.value.session_id == "s-1"
+    assert str(info.value).startswith(f"Browserbase get_session for session s-1 failed with HTTP {status}: m")
+
+
+@pytest.mark.parametrize(
+    ("response", "message"),
+    [
+        (
+            httpx.Response(
+                400,
+                json={"statusCode": 400, "error": "Bad Request", "message": "body/timeout must be <= 21600"},
+            ),
+            "body/timeout must be <= 21600",
+        ),
+        (httpx.Response(400, json={"error": "Bad Request"}), "Bad Request"),
+        (httpx.Response(400, json={"code": 400, "error": {"message": "nested"}}), "nested"),
+        (httpx.Response(400, text="plain words"), "plain words"),
+        (httpx.Response(400, text="x" * 2000), "x" * 500 + "…"),
+    ],
+)
+def test_api_message(response: httpx.Response, message: str, api: ScriptedApi, hook: BrowserbaseHook) -> None:
+    api.on("GET", "/v1/projects", response)
+    with pytest.raises(BrowserbaseAPIError) as info:
+        hook.list_projects()
+    assert info.value.api_message == message
+
+
+def test_success_with_a_body_that_is_not_json(api: ScriptedApi, hook: BrowserbaseHook) -> None:
+    api.on("GET", "/v1/projects", httpx.Response(200, text="<html>proxy page</html>"))
+    with pytest.raises(BrowserbaseError, match="not JSON"):
+        hook.list_projects()
+
+
+def test_missing_api_key_names_the_connection(monkeypatch: pytest.MonkeyPatch, api: ScriptedApi) -> None:
+    from airflow_provider_browserbase.hooks.browserbase import BrowserbaseHook
+    from tests.hooks.conftest import connection_json
+
+    monkeypatch.setenv("AIRFLOW_CONN_BB_NOKEY", connection_json(password=None))
+    hook = BrowserbaseHook("bb_nokey", transport=httpx.MockTransport(api))
+    with pytest.raises(BrowserbaseError, match="'bb_nokey' has no API key"):
+        hook.get_session("s-1")
+    assert api.requests == []
+
+
+def test_test_connection_ok(api: ScriptedApi, hook: BrowserbaseHook) -> None:
+    api.on("GET", "/v1/projects", httpx.Response(200, json=[{"id": "p"}]))
+    assert hook.test_connection() == (
+        True,
+        "Connected to the Browserbase API at http://bb.test (1 project(s) visible)",
+    )
+    assert len(api.requests) == 1
+
+
+@pytest.mark.parametrize(
+    ("answer", "expected"),
+    [
+        (httpx.Response(401, json={"message": "Invalid API key"}), "HTTP 401: Invalid API key"),
+        (httpx.Response(503), "HTTP 503"),
+        (httpx.ConnectError("refused"), "could not connect"),
+    ],
+)
+def test_test_connection_fails_without_raising_or_retrying(
+    answer: Any, expected: str, api: ScriptedApi, hook: BrowserbaseHook
+) -> None:
+    api.on("GET", "/v1/projects", answer)
+    ok, message = hook.test_connection()
+    assert not ok
+    assert expected in message
+    assert API_KEY not in message
+    assert len(api.requests) == 1
+
+
+def test_test_connection_without_a_connection(monkeypatch: pytest.MonkeyPatch) -> None:
+    from airflow_provider_browserbase.hooks.browserbase import BrowserbaseHook
+
+    ok, message = BrowserbaseHook("no_such_conn").test_connection()
+    assert not ok
+    assert "no_such_conn" in message
+
+
+# Every error path the hook has, each answered so that it fails: (id, answer, method, args).
+FAILURES: list[tuple[str, Any, str, tuple[Any, ...]]] = [
+    ("401", httpx.Response(401, json={"message": "bad key"}), "get_session", ("s-1",)),
+    ("404", httpx.Response(404), "get_context", ("c-1",)),
+    ("429", httpx.Response(429, headers={"retry-after": "1"}), "list_sessions", ()),
+    ("500", httpx.Response(500, text="oops"), "end_session", ("s-1",)),
+    ("connect", httpx.ConnectError(f"refused http://bb.test/?key={API_KEY}"), "list_projects", ()),
+    ("timeout", httpx.ReadTimeout("slow"), "get_project_usage", ()),
+    ("protocol", httpx.RemoteProtocolError("dropped"), "get_live_urls", ("s-1",)),
+    ("create-500", httpx.Response(500), "create_session", ()),
+    ("create-429", httpx.Response(429, headers={"x-should-retry": "false"}), "create_session", ()),
+    ("create-timeout", httpx.ReadTimeout("slow"), "create_session", ()),
+    ("downloads", httpx.Response(200, content=EMPTY_ZIP), "wait_for_downloads", ("s-1", 1)),
+    ("upload", httpx.Response(415, json={"message": "bad upload"}), "upload_file", ("s-1", b"x", "x.txt")),
+]
+
+
+@pytest.mark.parametrize(("name", "answer", "method", "args"), FAILURES, ids=[f[0] for f in FAILURES])
+async def test_api_key_never_leaks(
+    name: str,
+    answer: Any,
+    method: str,
+    args: tuple[Any, ...],
+    make_hook: Callable[..., BrowserbaseHook],
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    caplog.set_level(logging.DEBUG)
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        request.read()
+        if isinstance(answer, Exception):
+            raise answer
+        return httpx.Response(answer.status_code, headers=answer.headers, content=answer.content)
+
+    hook = make_hook(handler, max_retries=1, rate_limit_wait=2)
+    texts = [repr(hook), str(hook), repr(hook.conn_settings)]
+    errors: list[BaseException] = []
+    with pytest.raises(BrowserbaseError) as info:
+        getattr(hook, method)(*args)
+    errors.append(info.value)
+    with pytest.raises(BrowserbaseError) as info:
+        await getattr(hook, f"a{method}")(*args)
+    errors.append(info.value)
+    await hook.aclose()
+    for error in errors:
+        texts += [str(error), repr(error), repr(error.args), repr(vars(error))]
+        for chained in (error.__cause__, error.__context__):
+            if chained is not None:
+                texts += [str(chained), repr(chained)]
+    captured = capsys.readouterr()
+    texts += [caplog.text, captured.out, captured.err]
+    assert "Browserbase" in " ".join(texts)
+    for text in texts:
+        assert API_KEY not in text
+
+
+def test_created_session_secrets_are_masked(api: ScriptedApi, hook: BrowserbaseHook) -> None:
+    from airflow.sdk._shared.secrets_masker.secrets_masker import _secrets_masker
+
+    api.on("POST", "/v1/sessions", httpx.Response(201, json=created_json()))
+    created = hook.create_session()
+    masker = _secrets_masker()
+    assert masker.redact(f"url {created.connect_url}") == "url ***"
+    assert masker.redact(created.signing_key) == "***"
+    assert created.connect_url not in repr(created)
