@@ -1,0 +1,198 @@
+"""Operators that create and end Browserbase sessions."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from airflow.providers.common.compat.sdk import BaseOperator
+
+from airflow_provider_browserbase.hooks.browserbase import BrowserbaseHook
+from airflow_provider_browserbase.links.session import BrowserbaseSessionLink
+from airflow_provider_browserbase.operators._session_settings import (
+    SESSION_SETTING_ARGS,
+    SESSION_SETTING_RENDERERS,
+    session_settings_for_task,
+)
+from airflow_provider_browserbase.operators._session_xcom import (
+    CONNECT_URL_XCOM_KEY,
+    publish_session,
+    session_summary,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from airflow.sdk import Context
+
+
+class BrowserbaseCreateSessionOperator(BaseOperator):
+    """
+    Create a Browserbase session for downstream tasks to connect to.
+
+    The return value (XCom) is the session: ``id``, ``status``, ``connect_url``, ``selenium_remote_url``,
+    ``expires_at``, ``project_id`` and ``region`` (never the signing key). The keys ``session_id`` and
+    ``connect_url`` are pushed separately. The connect URL lets anyone drive the browser: it is masked in
+    the logs, but XCom values are stored and shown in clear, so ``push_connect_url=False`` leaves it out
+    of both (downstream tasks then read it by session id with ``BrowserbaseHook.get_session``).
+
+    The session is tagged in ``userMetadata.airflow`` with the DAG id, task id, run id and try number.
+
+    .. warning::
+        A session nobody connects to within the service's connect deadline (about five minutes) ends on
+        its own. If the task that uses it may wait in a queue, create the session right before it, create it
+        with ``keep_alive=True`` and end it with :class:`BrowserbaseEndSessionOperator`
+        (``trigger_rule="all_done"``), or let :class:`BrowserbasePlaywrightOperator` /
+        ``@task.browserbase`` create the session and connect at once.
+
+    Every setting is templated; ``session_settings`` takes a whole settings dict (e.g.
+    ``"{{ params.session }}"`` with ``render_template_as_native_obj=True``, or a dict of templates) and the
+    explicit arguments override its keys. Settings are validated before any request; an invalid value fails
+    the task with a message naming the field.
+
+    :param browserbase_conn_id: the Browserbase connection.
+    :param project_id: project to bill; defaults to the connection's ``project_id`` extra.
+    :param browser_settings: ``browserSettings`` (viewport, block_ads, solve_captchas, os, context, ...).
+    :param proxies: ``True`` for Browserbase proxies, or a list of proxy objects. Put proxy passwords in a
+        connection and template them in, so they are masked in rendered fields.
+    :param region: where the browser runs, e.g. ``"us-west-2"``.
+    :param keep_alive: keep the session alive after clients disconnect (end it explicitly).
+    :param session_timeout: session lifetime in seconds (60–21600).
+    :param user_metadata: JSON object stored with the session (≤ 512 characters with the Airflow tags).
+    :param extension_id: an uploaded extension to load.
+    :param context_id: a context (saved browser state) to load.
+    :param persist_context: save the session's state back to ``context_id`` when it ends.
+    :param session_settings: a whole settings dict, overridden by the explicit arguments.
+    :param push_connect_url: push the connect URL to XCom (return value and key ``connect_url``).
+    :param api_timeout: seconds to wait for each API answer.
+    """
+
+    template_fields: Sequence[str] = SESSION_SETTING_ARGS
+    template_fields_renderers = SESSION_SETTING_RENDERERS
+    operator_extra_links = (BrowserbaseSessionLink(),)
+    ui_color = "#f4e3ff"
+
+    def __init__(
+        self,
+        *,
+        browserbase_conn_id: str = BrowserbaseHook.default_conn_name,
+        project_id: str | None = None,
+        browser_settings: dict[str, Any] | None = None,
+        proxies: bool | list[dict[str, Any]] | None = None,
+        region: str | None = None,
+        keep_alive: bool | None = None,
+        session_timeout: int | None = None,
+        user_metadata: dict[str, Any] | None = None,
+        extension_id: str | None = None,
+        context_id: str | None = None,
+        persist_context: bool | None = None,
+        session_settings: dict[str, Any] | None = None,
+        push_connect_url: bool = True,
+        api_timeout: float = 60.0,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.browserbase_conn_id = browserbase_conn_id
+        self.project_id = project_id
+        self.browser_settings = browser_settings
+        self.proxies = proxies
+        self.region = region
+        self.keep_alive = keep_alive
+        self.session_timeout = session_timeout
+        self.user_metadata = user_metadata
+        self.extension_id = extension_id
+        self.context_id = context_id
+        self.persist_context = persist_context
+        self.session_settings = session_settings
+        self.push_connect_url = push_connect_url
+        self.api_timeout = api_timeout
+        self.session_id: str | None = None
+        self._keep_alive_session = False
+
+    @cached_property
+    def hook(self) -> BrowserbaseHook:
+        return BrowserbaseHook(self.browserbase_conn_id, api_timeout=self.api_timeout)
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        settings = session_settings_for_task(context, self)
+        self._keep_alive_session = bool(settings.get("keep_alive"))
+        session = self.hook.create_session(**settings)
+        self.session_id = session.id
+        publish_session(context, self.hook, session)
+        if self.push_connect_url:
+            context["ti"].xcom_push(key=CONNECT_URL_XCOM_KEY, value=session.connect_url)
+        self.log.info(
+            "Created Browserbase session %s (status %s, expires %s): %s",
+            session.id,
+            session.status,
+            session.expires_at,
+            self.hook.session_url(session.id),
+        )
+        return session_summary(session, include_connect_url=self.push_connect_url)
+
+    def on_kill(self) -> None:
+        if self.session_id is None or self._keep_alive_session:
+            return
+        try:
+            self.hook.end_session(self.session_id)
+            self.log.info("Ended Browserbase session %s because the task was killed", self.session_id)
+        except Exception:
+            self.log.warning("Could not end Browserbase session %s", self.session_id, exc_info=True)
+
+
+class BrowserbaseEndSessionOperator(BaseOperator):
+    """
+    End (release) a Browserbase session.
+
+    Idempotent: a session that already ended, or that the API does not know, counts as ended. Use it
+    for clean-up with ``trigger_rule="all_done"`` so it runs even when the work failed::
+
+        end = BrowserbaseEndSessionOperator(
+            task_id="end_session",
+            session_id="{{ ti.xcom_pull(task_ids='create_session', key='session_id') }}",
+            trigger_rule="all_done",
+        )
+
+    :param session_id: the session to end (templated).
+    :param browserbase_conn_id: the Browserbase connection.
+    :param wait_for_termination: wait until the session's status is terminal.
+    :param wait_timeout: seconds to wait for the terminal status.
+    :param poll_interval: seconds between two status reads while waiting.
+    """
+
+    template_fields: Sequence[str] = ("session_id",)
+    ui_color = "#f4e3ff"
+
+    def __init__(
+        self,
+        *,
+        session_id: str,
+        browserbase_conn_id: str = BrowserbaseHook.default_conn_name,
+        wait_for_termination: bool = False,
+        wait_timeout: float = 60.0,
+        poll_interval: float = 1.0,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.session_id = session_id
+        self.browserbase_conn_id = browserbase_conn_id
+        self.wait_for_termination = wait_for_termination
+        self.wait_timeout = wait_timeout
+        self.poll_interval = poll_interval
+
+    @cached_property
+    def hook(self) -> BrowserbaseHook:
+        return BrowserbaseHook(self.browserbase_conn_id)
+
+    def execute(self, context: Context) -> str | None:
+        session = self.hook.end_session(
+            self.session_id,
+            wait=self.wait_for_termination,
+            wait_timeout=self.wait_timeout,
+            poll_interval=self.poll_interval,
+        )
+        if session is None:
+            self.log.info("Browserbase session %s is unknown to the API; nothing to end", self.session_id)
+            return None
+        self.log.info("Browserbase session %s: release requested, status %s", self.session_id, session.status)
+        return session.status
