@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+from unittest import mock
+
+import pytest
+from airflow.providers.common.compat.sdk import XCom
+
+from airflow_provider_browserbase.decorators.browserbase import _BrowserbaseDecoratedOperator
+from airflow_provider_browserbase.links.session import SESSION_URL_XCOM_KEY, BrowserbaseSessionLink
+from airflow_provider_browserbase.operators.playwright import BrowserbasePlaywrightOperator
+from airflow_provider_browserbase.operators.session import BrowserbaseCreateSessionOperator
+
+
+def test_persist_pushes_the_url_under_its_key() -> None:
+    ti = mock.MagicMock()
+    BrowserbaseSessionLink.persist({"ti": ti}, "https://www.browserbase.com/sessions/s1")
+    ti.xcom_push.assert_called_once_with(
+        key=SESSION_URL_XCOM_KEY, value="https://www.browserbase.com/sessions/s1"
+    )
+
+
+@pytest.mark.parametrize(
+    ("stored", "link"), [("http://x/sessions/s1/live", "http://x/sessions/s1/live"), (None, "")]
+)
+def test_get_link_reads_the_persisted_url(stored: str | None, link: str) -> None:
+    ti_key = mock.MagicMock()
+    with mock.patch.object(XCom, "get_value", return_value=stored) as get_value:
+        assert BrowserbaseSessionLink().get_link(mock.MagicMock(), ti_key=ti_key) == link
+    get_value.assert_called_once_with(key=SESSION_URL_XCOM_KEY, ti_key=ti_key)
+
+
+def test_name() -> None:
+    assert BrowserbaseSessionLink().name == "Browserbase Session"
+
+
+@pytest.mark.parametrize(
+    "operator_class",
+    [BrowserbaseCreateSessionOperator, BrowserbasePlaywrightOperator, _BrowserbaseDecoratedOperator],
+)
+def test_declared_at_class_level_on_every_operator_creating_a_session(operator_class: type) -> None:
+    assert any(isinstance(link, BrowserbaseSessionLink) for link in operator_class.operator_extra_links)
