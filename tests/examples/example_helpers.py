@@ -1,0 +1,65 @@
+"""Run the example DAGs with ``dag.test()`` and read what they did from the metadata database."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from airflow.models.dagrun import DagRun
+
+EXAMPLE_DAGS = Path(__file__).resolve().parents[2] / "example_dags"
+
+
+def run_example(dagbag: Any, dag_id: str, **params: Any) -> DagRun:
+    """Run an example DAG to the end with ``dag.test()``, with ``params`` as the run's conf."""
+    dag = dagbag.dags.get(dag_id)
+    assert dag is not None, f"{dag_id} is not in {EXAMPLE_DAGS}: {dagbag.import_errors}"
+    return dag.test(run_conf=params)
+
+
+def task_states(dag_run: DagRun) -> dict[str, str]:
+    """``task_id`` (with ``[map_index]`` for mapped tasks) to state, read fresh from the database."""
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        rows = session.scalars(
+            select(TaskInstance).where(
+                TaskInstance.dag_id == dag_run.dag_id, TaskInstance.run_id == dag_run.run_id
+            )
+        ).all()
+        return {
+            (ti.task_id if ti.map_index < 0 else f"{ti.task_id}[{ti.map_index}]"): str(ti.state)
+            for ti in rows
+        }
+
+
+def xcom_values(dag_run: DagRun, task_id: str, key: str = "return_value") -> list[Any]:
+    """Every XCom value ``task_id`` pushed under ``key`` in the run, in map-index order."""
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        query = (
+            XComModel.get_many(run_id=dag_run.run_id, dag_ids=dag_run.dag_id, task_ids=task_id, key=key)
+            .order_by(None)
+            .order_by(XComModel.map_index)
+        )
+        return [XComModel.deserialize_value(row) for row in session.scalars(query)]
+
+
+def xcom_value(dag_run: DagRun, task_id: str, key: str = "return_value") -> Any:
+    values = xcom_values(dag_run, task_id, key)
+    assert len(values) == 1, f"{task_id} pushed {len(values)} values under {key!r}"
+    return values[0]
+
+
+def assert_no_running_session(base_url: str) -> None:
+    from airflow_provider_browserbase.hooks.browserbase import BrowserbaseHook
+
+    hook = BrowserbaseHook()
+    assert hook.base_url == base_url
+    running = [s.id for s in hook.list_sessions(status="RUNNING")]
+    assert running == [], f"sessions still running after the DAG: {running}"

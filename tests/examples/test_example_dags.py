@@ -1,0 +1,109 @@
+"""Every example DAG imports, and runs to success with ``dag.test()`` on ``browserbase-local``."""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from example_helpers import (
+    EXAMPLE_DAGS,
+    assert_no_running_session,
+    run_example,
+    task_states,
+    xcom_value,
+)
+
+from airflow_provider_browserbase.local.demo_site import PRODUCTS, product_records
+
+if TYPE_CHECKING:
+    from airflow_provider_browserbase.local.server import LocalServer
+
+EXAMPLE_DAG_IDS = sorted(path.stem for path in EXAMPLE_DAGS.glob("example_*.py"))
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def png_size(data: bytes) -> tuple[int, int]:
+    """Width and height from the IHDR chunk, which a valid PNG has first."""
+    assert data[:8] == PNG_MAGIC, "not a PNG"
+    assert data[12:16] == b"IHDR"
+    return struct.unpack(">II", data[16:24])
+
+
+def assert_valid_png(path: Path | Any) -> None:
+    width, height = png_size(path.read_bytes())
+    assert width > 0
+    assert height > 0
+
+
+def assert_valid_pdf(path: Path | Any) -> None:
+    data = path.read_bytes()
+    assert data.startswith(b"%PDF-")
+    assert b"%%EOF" in data[-1024:]
+
+
+def assert_succeeded(dag_run: Any) -> None:
+    states = task_states(dag_run)
+    assert str(dag_run.state) == "success", f"{dag_run.dag_id} ended {dag_run.state}: {states}"
+    assert set(states.values()) == {"success"}, states
+
+
+def test_example_dags_import_without_errors(example_dagbag: Any) -> None:
+    assert example_dagbag.import_errors == {}
+    assert sorted(example_dagbag.dag_ids) == EXAMPLE_DAG_IDS
+    for dag_id in EXAMPLE_DAG_IDS:
+        dag = example_dagbag.dags[dag_id]
+        assert dag.doc_md, f"{dag_id} has no docstring"
+        assert "example" in dag.tags
+
+
+@pytest.mark.usefixtures("airflow_db")
+def test_scrape_returns_every_product_and_captures_the_first_page(
+    example_dagbag: Any, local_server: LocalServer, demo_url: str, tmp_path: Path
+) -> None:
+    dag_run = run_example(
+        example_dagbag, "example_browserbase_scrape", base_url=demo_url, output_dir=str(tmp_path)
+    )
+
+    assert_succeeded(dag_run)
+    assert xcom_value(dag_run, "scrape_products", "records") == product_records(demo_url)
+    screenshot = Path(xcom_value(dag_run, "scrape_products", "screenshot"))
+    pdf = Path(xcom_value(dag_run, "scrape_products", "pdf"))
+    assert screenshot.parent.parent == tmp_path
+    assert_valid_png(screenshot)
+    assert_valid_pdf(pdf)
+    session_id = xcom_value(dag_run, "create_session", "session_id")
+    assert xcom_value(dag_run, "end_session") in ("COMPLETED", "RUNNING")
+    assert_no_running_session(local_server.base_url)
+    assert session_id
+
+
+@pytest.fixture
+def browserbase_pool(airflow_db: Path) -> None:
+    """The pool the fan-out example's tasks run in, sized like ``browserbase-local``'s concurrency."""
+    from airflow.models.pool import Pool
+
+    Pool.create_or_update_pool(
+        "browserbase", slots=4, description="Browserbase sessions", include_deferred=False
+    )
+
+
+@pytest.mark.usefixtures("browserbase_pool")
+def test_fanout_reads_each_page_in_its_own_session(
+    example_dagbag: Any, local_server: LocalServer, demo_url: str
+) -> None:
+    products = [PRODUCTS[0], PRODUCTS[8], PRODUCTS[23]]
+    urls = [f"{demo_url}/{p.path}" for p in products]
+
+    dag_run = run_example(example_dagbag, "example_browserbase_fanout", urls=urls)
+
+    assert_succeeded(dag_run)
+    expected = [
+        {"url": url, "status": 200, "title": p.name, "name": p.name, "sku": p.sku, "price": p.price}
+        for url, p in zip(urls, products, strict=True)
+    ]
+    assert xcom_value(dag_run, "summarize") == expected
+    mapped = [state for task, state in task_states(dag_run).items() if task.startswith("read_page[")]
+    assert mapped == ["success"] * len(urls)
+    assert_no_running_session(local_server.base_url)
