@@ -1,0 +1,169 @@
+"""
+One Browserbase session driven by Playwright for the length of a task.
+
+The operator and ``@task.browserbase`` share this: create (or attach to) a session, connect Playwright
+over CDP, and on every way out (return, exception, task kill) disconnect and end the session. Playwright
+is imported only when a session is opened, never when a DAG is parsed.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_browserbase.exceptions import BrowserbaseSessionError
+from airflow_provider_browserbase.models import is_terminal
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator, Mapping
+
+    from playwright.sync_api import Browser, BrowserContext, Page
+
+    from airflow_provider_browserbase.hooks.browserbase import BrowserbaseHook
+    from airflow_provider_browserbase.models import Session, SessionDetails
+
+log = logging.getLogger(__name__)
+
+# After the browser connection drops, how long to wait for the API to report why (a terminal status).
+STATUS_SETTLE_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class BrowserbasePage:
+    """
+    A connected session: what user code gets.
+
+    :param session: the session as created or retrieved (its connect URL is a secret).
+    :param browser: the Playwright browser connected over CDP.
+    :param context: the session's default browser context (stealth settings apply there).
+    :param page: the context's first page.
+    """
+
+    session: Session
+    browser: Browser
+    context: BrowserContext
+    page: Page
+
+
+class PlaywrightSession:
+    """
+    Open, use and always release one session for a task.
+
+    :param hook: the hook to create, read and end the session with.
+    """
+
+    def __init__(self, hook: BrowserbaseHook) -> None:
+        self.hook = hook
+        self.session_id: str | None = None
+        self.end_on_exit = True
+        self.killed = False
+
+    @contextmanager
+    def open(
+        self,
+        *,
+        settings: Mapping[str, Any] | None = None,
+        session_id: str | None = None,
+        end_attached_session: bool = False,
+        on_session: Callable[[Session], None] | None = None,
+    ) -> Iterator[BrowserbasePage]:
+        """
+        Create a session from ``settings`` (or attach to ``session_id``) and connect Playwright to it.
+
+        A created session is always ended on exit. An attached one is only disconnected (a keepAlive
+        session stays up for the next task) unless ``end_attached_session`` is set.
+
+        :param on_session: called with the session before connecting (to publish its id and link).
+        """
+        with ExitStack() as cleanup:
+            if session_id is None:
+                session: Session = self.hook.create_session(**(settings or {}))
+                self.end_on_exit = True
+            else:
+                session = self._attachable(session_id)
+                self.end_on_exit = end_attached_session
+            self.session_id = session.id
+            cleanup.callback(self._end_session)
+            if on_session is not None:
+                on_session(session)
+            connect_url = getattr(session, "connect_url", None)
+            if not connect_url:
+                raise BrowserbaseSessionError(
+                    session.id, session.status, f"The API gave no connect URL for session {session.id}"
+                )
+
+            from playwright.sync_api import sync_playwright
+
+            playwright = sync_playwright().start()
+            cleanup.callback(self._best_effort, "stop Playwright", playwright.stop)
+            browser = playwright.chromium.connect_over_cdp(connect_url)
+            cleanup.callback(self._best_effort, "disconnect from the browser", browser.close)
+            context = browser.contexts[0] if browser.contexts else browser.new_context()
+            page = context.pages[0] if context.pages else context.new_page()
+            try:
+                yield BrowserbasePage(session=session, browser=browser, context=context, page=page)
+            except Exception as err:
+                if not browser.is_connected():
+                    raise self._lost_connection_error(session.id) from err
+                raise
+
+    def kill(self) -> None:
+        """End the session from outside the task's flow (``on_kill``); the open block then unwinds."""
+        self.killed = True
+        self._end_session()
+
+    def _attachable(self, session_id: str) -> SessionDetails:
+        session = self.hook.get_session(session_id)
+        if session.is_terminal:
+            raise BrowserbaseSessionError(
+                session_id, session.status, f"Cannot attach to session {session_id}: it is {session.status}"
+            )
+        return session
+
+    def _end_session(self) -> None:
+        if self.session_id is None or not self.end_on_exit:
+            return
+        try:
+            self.hook.end_session(self.session_id)
+        except Exception:
+            log.warning("Could not end Browserbase session %s", self.session_id, exc_info=True)
+
+    def _best_effort(self, what: str, action: Callable[[], object]) -> None:
+        try:
+            action()
+        except Exception:
+            log.warning("Could not %s (session %s)", what, self.session_id, exc_info=True)
+
+    def _lost_connection_error(self, session_id: str) -> BrowserbaseSessionError:
+        if self.killed:
+            return BrowserbaseSessionError(
+                session_id, None, f"The task was killed; Browserbase session {session_id} was ended"
+            )
+        status = self._settled_status(session_id)
+        if is_terminal(status):
+            message = (
+                f"Browserbase session {session_id} ended with status {status} while the task was using it"
+            )
+        else:
+            message = (
+                f"The browser connection to Browserbase session {session_id} was lost while the task was "
+                f"using it (status {status or 'unknown'})"
+            )
+        return BrowserbaseSessionError(session_id, status, message)
+
+    def _settled_status(self, session_id: str) -> str | None:
+        deadline = time.monotonic() + STATUS_SETTLE_SECONDS
+        status: str | None = None
+        while True:
+            try:
+                session = self.hook.get_session(session_id)
+            except Exception:
+                log.warning("Could not read Browserbase session %s", session_id, exc_info=True)
+                return status
+            status = session.status
+            if session.is_terminal or time.monotonic() >= deadline:
+                return status
+            time.sleep(0.5)

@@ -1,0 +1,194 @@
+"""Operator that runs a Python function with a Playwright page in a fresh Browserbase session."""
+
+from __future__ import annotations
+
+import inspect
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from airflow.providers.common.compat.sdk import BaseOperator
+
+from airflow_provider_browserbase.hooks.browserbase import BrowserbaseHook
+from airflow_provider_browserbase.links.session import BrowserbaseSessionLink
+from airflow_provider_browserbase.operators._playwright_session import BrowserbasePage, PlaywrightSession
+from airflow_provider_browserbase.operators._session_settings import (
+    SESSION_SETTING_ARGS,
+    SESSION_SETTING_RENDERERS,
+    session_settings_for_task,
+)
+from airflow_provider_browserbase.operators._session_xcom import publish_session
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Collection, Mapping, Sequence
+
+    from airflow.sdk import Context
+
+#: Arguments the user's function receives when its signature names them.
+INJECTED_ARGS: tuple[str, ...] = ("page", "browser", "session", "context")
+
+
+def bind_user_arguments(
+    python_callable: Callable[..., Any], op_args: Collection[Any], op_kwargs: Mapping[str, Any]
+) -> tuple[list[Any], dict[str, Any]]:
+    """
+    Give ``op_args`` to the function's own parameters, passing over the injected ones.
+
+    ``def scrape(page, url)`` with ``op_args=["https://..."]`` gets the URL as ``url``, not as ``page``.
+    Signatures this cannot map safely (``*args``, positional-only parameters, a name given twice) keep the
+    plain positional call, and Python reports any mismatch.
+    """
+    parameters = inspect.signature(python_callable).parameters
+    kinds = {p.kind for p in parameters.values()}
+    if not op_args or kinds & {inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.POSITIONAL_ONLY}:
+        return list(op_args), dict(op_kwargs)
+    own = [
+        name
+        for name, p in parameters.items()
+        if p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD and name not in INJECTED_ARGS
+    ]
+    if len(op_args) > len(own):
+        return list(op_args), dict(op_kwargs)
+    named = dict(zip(own[: len(op_args)], op_args, strict=True))
+    if named.keys() & op_kwargs.keys():
+        return list(op_args), dict(op_kwargs)
+    return [], {**named, **op_kwargs}
+
+
+def call_kwargs(
+    python_callable: Callable[..., Any], op_args: Collection[Any], candidates: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The keyword arguments of ``candidates`` that ``python_callable`` accepts by name."""
+    parameters = inspect.signature(python_callable).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+        return dict(candidates)
+    positional_kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    taken = [name for name, p in parameters.items() if p.kind in positional_kinds][: len(op_args)]
+    return {
+        name: value
+        for name, value in candidates.items()
+        if name in parameters
+        and name not in taken
+        and parameters[name].kind is not inspect.Parameter.POSITIONAL_ONLY
+    }
+
+
+class BrowserbasePlaywrightOperator(BaseOperator):
+    """
+    Run ``python_callable`` with a Playwright page connected to a Browserbase session.
+
+    The function gets ``op_args`` (bound to its own parameters, passing over the injected ones) and
+    ``op_kwargs``, plus, when its signature names them, ``page`` (the
+    session's first page), ``browser`` (Playwright's CDP-connected browser), ``session`` (the Browserbase
+    session) and ``context`` (the Airflow context); Airflow context keys such as ``ti`` or ``params`` are
+    passed by name too. Its return value is the task's XCom return value.
+
+    By default the operator creates a fresh session from the session settings (the same arguments as
+    :class:`~airflow_provider_browserbase.operators.session.BrowserbaseCreateSessionOperator`) and ends it
+    on every way out: return, exception, or task kill. With ``session_id`` it attaches to an existing
+    session instead (e.g. a keepAlive session shared by several tasks) and only disconnects, unless
+    ``end_attached_session=True``. Playwright is imported only when the task runs.
+
+    :param python_callable: the function to run.
+    :param op_args: positional arguments for the function (templated).
+    :param op_kwargs: keyword arguments for the function (templated).
+    :param session_id: attach to this session instead of creating one (templated).
+    :param end_attached_session: also end the attached ``session_id`` at the end of the task.
+    :param browserbase_conn_id: the Browserbase connection.
+    :param project_id: see ``BrowserbaseCreateSessionOperator``; likewise ``browser_settings``,
+        ``proxies``, ``region``, ``keep_alive``, ``session_timeout``, ``user_metadata``, ``extension_id``,
+        ``context_id``, ``persist_context`` and ``session_settings`` (all templated).
+    :param api_timeout: seconds to wait for each API answer.
+    """
+
+    template_fields: Sequence[str] = ("op_args", "op_kwargs", "session_id", *SESSION_SETTING_ARGS)
+    template_fields_renderers = {"op_args": "py", "op_kwargs": "py", **SESSION_SETTING_RENDERERS}
+    operator_extra_links = (BrowserbaseSessionLink(),)
+    shallow_copy_attrs: Sequence[str] = ("python_callable",)
+    ui_color = "#f4e3ff"
+
+    def __init__(
+        self,
+        *,
+        python_callable: Callable[..., Any],
+        op_args: Collection[Any] | None = None,
+        op_kwargs: Mapping[str, Any] | None = None,
+        session_id: str | None = None,
+        end_attached_session: bool = False,
+        browserbase_conn_id: str = BrowserbaseHook.default_conn_name,
+        project_id: str | None = None,
+        browser_settings: dict[str, Any] | None = None,
+        proxies: bool | list[dict[str, Any]] | None = None,
+        region: str | None = None,
+        keep_alive: bool | None = None,
+        session_timeout: int | None = None,
+        user_metadata: dict[str, Any] | None = None,
+        extension_id: str | None = None,
+        context_id: str | None = None,
+        persist_context: bool | None = None,
+        session_settings: dict[str, Any] | None = None,
+        api_timeout: float = 60.0,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if not callable(python_callable):
+            raise TypeError("python_callable must be callable")
+        self.python_callable = python_callable
+        self.op_args: Collection[Any] = list(op_args or [])
+        self.op_kwargs: Mapping[str, Any] = dict(op_kwargs or {})
+        self.session_id = session_id
+        self.end_attached_session = end_attached_session
+        self.browserbase_conn_id = browserbase_conn_id
+        self.project_id = project_id
+        self.browser_settings = browser_settings
+        self.proxies = proxies
+        self.region = region
+        self.keep_alive = keep_alive
+        self.session_timeout = session_timeout
+        self.user_metadata = user_metadata
+        self.extension_id = extension_id
+        self.context_id = context_id
+        self.persist_context = persist_context
+        self.session_settings = session_settings
+        self.api_timeout = api_timeout
+        self._session: PlaywrightSession | None = None
+        if session_id is not None:
+            given = [name for name in SESSION_SETTING_ARGS if getattr(self, name) is not None]
+            if given:
+                raise ValueError(
+                    f"Session settings ({', '.join(given)}) apply to new sessions only; "
+                    "they cannot be combined with session_id"
+                )
+
+    @cached_property
+    def hook(self) -> BrowserbaseHook:
+        return BrowserbaseHook(self.browserbase_conn_id, api_timeout=self.api_timeout)
+
+    def execute(self, context: Context) -> Any:
+        settings = None if self.session_id else session_settings_for_task(context, self)
+        self._session = PlaywrightSession(self.hook)
+        with self._session.open(
+            settings=settings,
+            session_id=self.session_id,
+            end_attached_session=self.end_attached_session,
+            on_session=lambda session: self._announce(context, session),
+        ) as connected:
+            return self._call(context, connected)
+
+    def _announce(self, context: Context, session: Any) -> None:
+        publish_session(context, self.hook, session)
+        self.log.info("Running in Browserbase session %s: %s", session.id, self.hook.session_url(session.id))
+
+    def _call(self, context: Context, connected: BrowserbasePage) -> Any:
+        injected = {
+            "page": connected.page,
+            "browser": connected.browser,
+            "session": connected.session,
+            "context": context,
+        }
+        args, kwargs = bind_user_arguments(self.python_callable, self.op_args, self.op_kwargs)
+        candidates = {**context, **kwargs, **injected}
+        return self.python_callable(*args, **call_kwargs(self.python_callable, args, candidates))
+
+    def on_kill(self) -> None:
+        if self._session is not None:
+            self._session.kill()

@@ -1,0 +1,224 @@
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from airflow_provider_browserbase.exceptions import BrowserbaseSessionError, BrowserbaseValidationError
+from airflow_provider_browserbase.hooks.browserbase import BrowserbaseHook
+from airflow_provider_browserbase.links.session import SESSION_URL_XCOM_KEY
+from airflow_provider_browserbase.operators.playwright import (
+    BrowserbasePlaywrightOperator,
+    bind_user_arguments,
+    call_kwargs,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
+    from airflow_provider_browserbase.local.server import LocalServer
+
+
+def pushed(context: dict[str, Any]) -> dict[str, Any]:
+    return {call.kwargs["key"]: call.kwargs["value"] for call in context["ti"].xcom_push.call_args_list}
+
+
+@pytest.fixture
+def hook(local_server: LocalServer) -> Iterator[BrowserbaseHook]:
+    with BrowserbaseHook() as hook:
+        yield hook
+
+
+@pytest.fixture
+def demo(local_server: LocalServer) -> str:
+    return f"{local_server.base_url}/demo"
+
+
+def ended_status(hook: BrowserbaseHook, session_id: str, timeout: float = 15) -> str:
+    """The session's status once it is terminal (release is asynchronous)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        session = hook.get_session(session_id)
+        if session.is_terminal or time.monotonic() > deadline:
+            return session.status
+        time.sleep(0.1)
+
+
+def running_sessions_of(hook: BrowserbaseHook, run_id: str) -> list[Any]:
+    return hook.list_sessions(status="RUNNING", metadata={"airflow": {"run_id": run_id}})
+
+
+# Unit-level: which arguments the user's function receives.
+
+
+def test_call_kwargs_passes_only_what_the_signature_names() -> None:
+    def wants_page(page, url): ...  # type: ignore[no-untyped-def]
+
+    def wants_all(**kwargs): ...  # type: ignore[no-untyped-def]
+
+    candidates = {"page": 1, "browser": 2, "session": 3, "context": 4, "url": "u", "ti": 5}
+    assert call_kwargs(wants_page, [], candidates) == {"page": 1, "url": "u"}
+    assert call_kwargs(wants_page, ["positional"], candidates) == {"url": "u"}
+    assert call_kwargs(wants_all, [], candidates) == candidates
+
+
+@pytest.mark.parametrize(
+    ("op_args", "op_kwargs", "expected"),
+    [
+        (["u"], {}, ([], {"url": "u"})),
+        (["u", 3], {}, ([], {"url": "u", "depth": 3})),
+        (["u"], {"depth": 2}, ([], {"url": "u", "depth": 2})),
+        ([], {"url": "u"}, ([], {"url": "u"})),
+        (["u", 3, "extra"], {}, (["u", 3, "extra"], {})),
+        (["u"], {"url": "twice"}, (["u"], {"url": "twice"})),
+    ],
+)
+def test_positional_arguments_skip_the_injected_parameters(
+    op_args: list[Any], op_kwargs: dict[str, Any], expected: tuple[list[Any], dict[str, Any]]
+) -> None:
+    def scrape(page, url, depth=1, session=None): ...  # type: ignore[no-untyped-def]
+
+    assert bind_user_arguments(scrape, op_args, op_kwargs) == expected
+
+
+def test_session_settings_cannot_be_combined_with_session_id() -> None:
+    with pytest.raises(ValueError, match="keep_alive"):
+        BrowserbasePlaywrightOperator(task_id="t", python_callable=print, session_id="s", keep_alive=True)
+
+
+def test_invalid_settings_fail_before_any_session(make_context: Callable[..., dict[str, Any]]) -> None:
+    task = BrowserbasePlaywrightOperator(task_id="t", python_callable=print, session_timeout=5)
+    with pytest.raises(BrowserbaseValidationError, match="session_timeout"):
+        task.execute(make_context())
+
+
+# Against browserbase-local and real Chromium.
+
+
+def test_returns_page_content_and_ends_its_session(
+    hook: BrowserbaseHook, demo: str, make_context: Callable[..., dict[str, Any]]
+) -> None:
+    def read_title(page, url, session, browser, context):  # type: ignore[no-untyped-def]
+        assert browser.is_connected()
+        assert context["run_id"] == run_id
+        page.goto(url)
+        return {"title": page.title(), "h1": page.inner_text("h1"), "session": session.id}
+
+    run_id = f"test-{uuid.uuid4().hex}"
+    context = make_context(run_id=run_id)
+    task = BrowserbasePlaywrightOperator(
+        task_id="read", python_callable=read_title, op_kwargs={"url": f"{demo}/products"}, session_timeout=120
+    )
+    result = task.execute(context)
+    assert result["h1"]
+    xcoms = pushed(context)
+    assert xcoms["session_id"] == result["session"]
+    assert xcoms[SESSION_URL_XCOM_KEY] == hook.session_url(result["session"])
+    assert "connect_url" not in xcoms
+    assert ended_status(hook, result["session"]) == "COMPLETED"
+    assert running_sessions_of(hook, run_id) == []
+
+
+def test_a_function_that_raises_leaves_no_running_session(
+    hook: BrowserbaseHook, demo: str, make_context: Callable[..., dict[str, Any]]
+) -> None:
+    def broken(page):  # type: ignore[no-untyped-def]
+        page.goto(demo)
+        raise RuntimeError("the scraper found no table")
+
+    run_id = f"test-{uuid.uuid4().hex}"
+    context = make_context(run_id=run_id)
+    task = BrowserbasePlaywrightOperator(task_id="broken", python_callable=broken, keep_alive=True)
+    with pytest.raises(RuntimeError, match="no table"):
+        task.execute(context)
+    session_id = pushed(context)["session_id"]
+    assert ended_status(hook, session_id) == "COMPLETED"
+    assert running_sessions_of(hook, run_id) == []
+
+
+def test_session_ending_under_the_task_names_its_status(
+    hook: BrowserbaseHook, demo: str, make_context: Callable[..., dict[str, Any]]
+) -> None:
+    def pulled_away(page, session):  # type: ignore[no-untyped-def]
+        page.goto(demo)
+        hook.end_session(session.id, wait=True, wait_timeout=15, poll_interval=0.1)
+        page.goto(f"{demo}/products")
+
+    context = make_context()
+    task = BrowserbasePlaywrightOperator(task_id="t", python_callable=pulled_away)
+    with pytest.raises(
+        BrowserbaseSessionError, match="ended with status COMPLETED while the task was using it"
+    ):
+        task.execute(context)
+
+
+def test_attaching_to_a_keep_alive_session_only_disconnects(
+    hook: BrowserbaseHook, demo: str, make_context: Callable[..., dict[str, Any]]
+) -> None:
+    shared = hook.create_session(keep_alive=True, session_timeout=300)
+    try:
+
+        def visit(page, path):  # type: ignore[no-untyped-def]
+            page.goto(f"{demo}{path}")
+            return page.url
+
+        first = BrowserbasePlaywrightOperator(
+            task_id="first", python_callable=visit, op_args=["/products"], session_id=shared.id
+        )
+        assert first.execute(make_context()).endswith("/products")
+        assert hook.get_session(shared.id).status == "RUNNING"
+
+        def where(page):  # type: ignore[no-untyped-def]
+            return page.url
+
+        last = BrowserbasePlaywrightOperator(
+            task_id="last", python_callable=where, session_id=shared.id, end_attached_session=True
+        )
+        assert last.execute(make_context()).endswith("/products")  # same browser, same page
+        assert ended_status(hook, shared.id) == "COMPLETED"
+    finally:
+        hook.end_session(shared.id)
+
+
+def test_attaching_to_an_ended_session_fails_clearly(
+    hook: BrowserbaseHook, make_context: Callable[..., dict[str, Any]]
+) -> None:
+    gone = hook.create_session()
+    hook.end_session(gone.id, wait=True, wait_timeout=15, poll_interval=0.1)
+    task = BrowserbasePlaywrightOperator(task_id="t", python_callable=print, session_id=gone.id)
+    with pytest.raises(BrowserbaseSessionError, match=f"Cannot attach to session {gone.id}: it is COMPLETED"):
+        task.execute(make_context())
+
+
+def test_on_kill_ends_the_session_and_the_task_unwinds(
+    hook: BrowserbaseHook, demo: str, make_context: Callable[..., dict[str, Any]]
+) -> None:
+    started = threading.Event()
+    outcome: dict[str, Any] = {}
+
+    def slow(page):  # type: ignore[no-untyped-def]
+        page.goto(demo)
+        started.set()
+        page.wait_for_timeout(60_000)
+
+    context = make_context()
+    task = BrowserbasePlaywrightOperator(task_id="slow", python_callable=slow, keep_alive=True)
+
+    def run() -> None:
+        try:
+            task.execute(context)
+        except BaseException as err:
+            outcome["error"] = err
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    assert started.wait(60)
+    task.on_kill()
+    worker.join(30)
+    assert not worker.is_alive()
+    assert isinstance(outcome.get("error"), BrowserbaseSessionError)
+    assert "killed" in str(outcome["error"])
+    assert ended_status(hook, pushed(context)["session_id"]) == "COMPLETED"
