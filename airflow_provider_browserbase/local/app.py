@@ -202,10 +202,17 @@ def _session_router() -> APIRouter:
         _registry(request).get_session(session_id)
         return JSONResponse({"pageCount": 0, "pages": []})
 
-    @router.api_route("/{session_id}/recording/downloads", methods=["GET", "POST"])
     async def recording_downloads(request: Request, session_id: str) -> JSONResponse:
         _registry(request).get_session(session_id)
-        return JSONResponse({"downloads": []})
+        return JSONResponse({"downloads": []})  # no video is recorded locally
+
+    for method in ("GET", "POST"):
+        router.add_api_route(
+            "/{session_id}/recording/downloads",
+            recording_downloads,
+            methods=[method],
+            operation_id=f"recording_downloads_{method.lower()}",
+        )
 
     @router.post("/{session_id}/uploads")
     async def session_upload(request: Request, session_id: str) -> JSONResponse:

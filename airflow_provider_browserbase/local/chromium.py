@@ -17,6 +17,11 @@ log = logging.getLogger(__name__)
 
 CHROMIUM_ENV = "BROWSERBASE_LOCAL_CHROMIUM"
 PATH_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+# Debian's /usr/bin/chromium is a shell wrapper adding switches of its own; the binary behind it is used.
+DEBIAN_WRAPPERS = {"/usr/bin/chromium": "/usr/lib/chromium/chromium"}
+# Chromium puts its SingletonSocket at $TMPDIR/org.chromium.Chromium.XXXXXX/SingletonSocket (46 more
+# characters); a Unix socket path has at most 107, and Chromium aborts when it is longer.
+MAX_TMPDIR_CHARS = 60
 SESSION_DIR_PREFIX = "bb-"
 SUBDIRS = ("profile", "temp", "downloads", "uploads", "xdg-config", "xdg-cache")
 
@@ -85,7 +90,8 @@ def find_chromium(explicit: str | None = None) -> str:
     for name in PATH_NAMES:
         resolved = shutil.which(name)
         if resolved:
-            return resolved
+            binary = DEBIAN_WRAPPERS.get(resolved)
+            return binary if binary and os.access(binary, os.X_OK) else resolved
     raise ChromiumNotFoundError(
         "No Chromium found: pass --chromium PATH, set BROWSERBASE_LOCAL_CHROMIUM, "
         "or install it with `apt-get install -y chromium`"
@@ -136,6 +142,7 @@ class BrowserProcess:
         self.port = 0
         self.browser_path = ""
         self.started_at = 0.0
+        self.short_tmp: Path | None = None
 
     @property
     def pid(self) -> int | None:
@@ -156,9 +163,13 @@ class BrowserProcess:
     async def start(self, ready_timeout: float = 20.0) -> None:
         """Launch Chromium (from the event-loop thread, see ``_die_with_parent``) and wait for DevTools."""
         d = self.directory
+        tmp = d / "temp"
+        if len(str(tmp)) > MAX_TMPDIR_CHARS:
+            self.short_tmp = Path(tempfile.mkdtemp(prefix=f"{SESSION_DIR_PREFIX}tmp-"))
+            tmp = self.short_tmp
         env = dict(os.environ)
         env.update(
-            TMPDIR=str(d / "temp"),
+            TMPDIR=str(tmp),
             XDG_CONFIG_HOME=str(d / "xdg-config"),
             XDG_CACHE_HOME=str(d / "xdg-cache"),
         )
@@ -227,6 +238,8 @@ class BrowserProcess:
 
     def remove_files(self, keep: tuple[str, ...] = ()) -> None:
         """Delete the session folder, except the named sub-folders."""
+        if self.short_tmp is not None:
+            shutil.rmtree(self.short_tmp, ignore_errors=True)
         if not keep:
             shutil.rmtree(self.directory, ignore_errors=True)
             return

@@ -10,12 +10,14 @@ import signal
 import sys
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING
 
 from airflow_provider_browserbase.local.config import LocalConfig, default_api_key
 
 if TYPE_CHECKING:
     from types import FrameType
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
 def _positive_int(text: str) -> int:
@@ -86,6 +88,8 @@ async def _serve(config: LocalConfig, log_level: str, demo: bool = True) -> int:
     from airflow_provider_browserbase.local.demo_site import demo_mount
     from airflow_provider_browserbase.local.server import bind_socket, uvicorn_server
 
+    # Importing Airflow installed its own logging on stdout; stdout is for the one ready line only.
+    logging.basicConfig(level=log_level.upper(), format=LOG_FORMAT, stream=sys.stderr, force=True)
     sock = bind_socket(config.host, config.port)
     config.port = sock.getsockname()[1]
     try:
@@ -100,6 +104,7 @@ async def _serve(config: LocalConfig, log_level: str, demo: bool = True) -> int:
     while not server.started and not task.done():  # noqa: ASYNC110 - uvicorn offers no event to wait on
         await asyncio.sleep(0.02)
     if server.started:
+        _serving["started"] = True
         print(
             f"browserbase-local ready at {config.base_url} "
             f"(api key: {config.api_key}, max sessions {config.max_sessions})",
@@ -110,17 +115,20 @@ async def _serve(config: LocalConfig, log_level: str, demo: bool = True) -> int:
     return 0 if server.started else 1
 
 
-def _exit_on_sigterm(signum: int, frame: FrameType | None) -> NoReturn:
-    raise SystemExit(128 + signum)
+_serving = {"started": False}
+
+
+def _on_stop_signal(signum: int, frame: FrameType | None) -> None:
+    # Once uvicorn served, it handled the signal (a clean shutdown) and re-raises it on exit: ignore it.
+    if not _serving["started"]:
+        raise SystemExit(128 + signum)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    # Until uvicorn takes over the signals, a SIGTERM must still run the clean-up below.
-    signal.signal(signal.SIGTERM, _exit_on_sigterm)
-    logging.basicConfig(
-        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    # Until uvicorn takes over the signals, SIGTERM/SIGINT must still run the clean-up below.
+    signal.signal(signal.SIGTERM, _on_stop_signal)
+    signal.signal(signal.SIGINT, _on_stop_signal)
     own_dir = args.data_dir is None
     data_dir = Path(tempfile.mkdtemp(prefix="browserbase-local-")) if own_dir else Path(args.data_dir)
     config = LocalConfig(
