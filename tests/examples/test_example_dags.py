@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import struct
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -15,7 +16,12 @@ from example_helpers import (
     xcom_value,
 )
 
-from airflow_provider_browserbase.local.demo_site import PRODUCTS, product_records
+from airflow_provider_browserbase.local.demo_site import (
+    DEMO_PASSWORD,
+    DEMO_USERNAME,
+    PRODUCTS,
+    product_records,
+)
 
 if TYPE_CHECKING:
     from airflow_provider_browserbase.local.server import LocalServer
@@ -106,4 +112,55 @@ def test_fanout_reads_each_page_in_its_own_session(
     assert xcom_value(dag_run, "summarize") == expected
     mapped = [state for task, state in task_states(dag_run).items() if task.startswith("read_page[")]
     assert mapped == ["success"] * len(urls)
+    assert_no_running_session(local_server.base_url)
+
+
+@pytest.mark.usefixtures("airflow_db")
+def test_login_context_keeps_the_login_for_a_second_session(
+    example_dagbag: Any, local_server: LocalServer, demo_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from airflow_provider_browserbase.exceptions import BrowserbaseNotFoundError
+    from airflow_provider_browserbase.hooks.browserbase import BrowserbaseHook
+
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_BROWSERBASE_DEMO_SITE",
+        json.dumps({"conn_type": "generic", "login": DEMO_USERNAME, "password": DEMO_PASSWORD}),
+    )
+
+    dag_run = run_example(example_dagbag, "example_browserbase_login_context", base_url=demo_url)
+
+    assert_succeeded(dag_run)
+    assert xcom_value(dag_run, "read_account") == {
+        "signed_in_as": f"Signed in as {DEMO_USERNAME}",
+        "remembered": DEMO_USERNAME,
+    }
+    login_session = xcom_value(dag_run, "log_in")
+    reading_session = xcom_value(dag_run, "read_account", "session_id")
+    assert login_session != reading_session
+    context_id = xcom_value(dag_run, "create_context")
+    with pytest.raises(BrowserbaseNotFoundError):
+        BrowserbaseHook().get_context(context_id)
+    assert_no_running_session(local_server.base_url)
+
+
+@pytest.mark.usefixtures("airflow_db")
+def test_login_context_fails_the_run_on_wrong_credentials_and_still_deletes_the_context(
+    example_dagbag: Any, local_server: LocalServer, demo_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from airflow_provider_browserbase.exceptions import BrowserbaseNotFoundError
+    from airflow_provider_browserbase.hooks.browserbase import BrowserbaseHook
+
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_BROWSERBASE_DEMO_SITE",
+        json.dumps({"conn_type": "generic", "login": DEMO_USERNAME, "password": "wrong"}),
+    )
+
+    dag_run = run_example(example_dagbag, "example_browserbase_login_context", base_url=demo_url)
+
+    states = task_states(dag_run)
+    assert str(dag_run.state) == "failed", states
+    assert states["log_in"] == "failed"
+    assert states["delete_context"] == "success"
+    with pytest.raises(BrowserbaseNotFoundError):
+        BrowserbaseHook().get_context(xcom_value(dag_run, "create_context"))
     assert_no_running_session(local_server.base_url)
