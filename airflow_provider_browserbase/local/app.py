@@ -19,6 +19,7 @@ from starlette.routing import Route, WebSocketRoute
 from airflow_provider_browserbase.local import devtools
 from airflow_provider_browserbase.local.chromium import find_chromium, sweep_stale_dirs
 from airflow_provider_browserbase.local.errors import ApiError, error_response, install_error_handlers
+from airflow_provider_browserbase.local.faults import FaultInjector, FaultMiddleware, admin_router
 from airflow_provider_browserbase.local.files import (
     InvalidExtensionError,
     UnsafeNameError,
@@ -42,6 +43,7 @@ if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Sequence
 
     from starlette.routing import BaseRoute
+    from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
     from airflow_provider_browserbase.local.config import LocalConfig
 
@@ -49,6 +51,30 @@ log = logging.getLogger(__name__)
 
 STATUSES = ("PENDING", "RUNNING", "ERROR", "TIMED_OUT", "COMPLETED")
 STARTED_AT = utcnow()
+
+
+class RequestIdMiddleware:
+    """
+    Tag every HTTP answer with ``x-request-id``, as Browserbase does, so client errors can name it.
+
+    :param app: The wrapped ASGI app.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = uuid.uuid4().hex.encode()
+
+        async def tagged(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), (b"x-request-id", request_id)]
+            await send(message)
+
+        await self.app(scope, receive, tagged)
 
 
 def _registry(request: Request) -> Registry:
@@ -372,6 +398,12 @@ def create_app(config: LocalConfig, extra_routes: Sequence[BaseRoute] = ()) -> F
     auth = [Depends(require_api_key)]
     for router in (_session_router(), *_other_routers()):
         app.include_router(router, dependencies=auth)
+    if config.enable_admin:
+        injector = FaultInjector()
+        app.state.faults = injector
+        app.add_middleware(FaultMiddleware, injector=injector)
+        app.include_router(admin_router(injector), dependencies=auth)
+    app.add_middleware(RequestIdMiddleware)
 
     @app.get("/health")
     async def health(request: Request) -> JSONResponse:
