@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import re
 import secrets
 import time
@@ -93,10 +94,13 @@ class CdpRecorder:
     def _rewrite(self, method: object, params: dict[str, Any]) -> bool:
         directory = self.session.directory
         if method in ("Browser.setDownloadBehavior", "Page.setDownloadBehavior"):
-            if params.get("behavior") in ("allow", "allowAndName"):
-                # Every download lands in the session's folder under its real name, whatever path the
-                # client named (a relative "downloads", or a folder on the client's machine).
-                params["behavior"] = "allow"
+            behavior, path = params.get("behavior"), params.get("downloadPath")
+            # Playwright's own call on connect ("allowAndName" into its artifacts folder on this host) is
+            # left alone, so its download API keeps working; as on Browserbase, those files are not in
+            # the session's zip. Any other allowing call - the documented {"downloadPath": "downloads"}
+            # or a path that only exists on the client's machine - lands in the session's folder.
+            playwright_own = behavior == "allowAndName" and isinstance(path, str) and os.path.isdir(path)
+            if behavior in ("allow", "allowAndName") and not playwright_own:
                 params["downloadPath"] = str(directory / "downloads")
                 return True
             return False

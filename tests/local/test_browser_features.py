@@ -80,6 +80,19 @@ def test_download_with_relative_download_path_comes_back_in_zip(
     assert archive.read(names[0]).decode() == REPORT
 
 
+def test_playwright_native_download_still_works(api: httpx.Client, browser: Browser, session, server) -> None:
+    page = browser.contexts[0].pages[0]
+    page.goto(f"{server.base_url}/site/")
+    with page.expect_download() as info:
+        page.click("#download")
+    download = info.value
+    assert download.suggested_filename == "report.txt"
+    with open(download.path()) as saved:
+        assert saved.read() == REPORT
+    # As on Browserbase: without Browser.setDownloadBehavior nothing reaches the session's zip.
+    assert len(api.get(f"/v1/sessions/{session['id']}/downloads").content) == 22
+
+
 def test_uploaded_file_is_used_by_a_file_input(api: httpx.Client, browser: Browser, session, server) -> None:
     content = b"hello from the uploads endpoint\n"
     uploaded = api.post(
