@@ -63,3 +63,18 @@ def assert_no_running_session(base_url: str) -> None:
     assert hook.base_url == base_url
     running = [s.id for s in hook.list_sessions(status="RUNNING")]
     assert running == [], f"sessions still running after the DAG: {running}"
+
+
+def asset_events(dag_run: DagRun) -> dict[str, Any]:
+    """Asset name to the ``extra`` of the event the run emitted for it."""
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        rows = session.execute(
+            select(AssetModel.name, AssetEvent.extra)
+            .join(AssetEvent, AssetEvent.asset_id == AssetModel.id)
+            .where(AssetEvent.source_dag_id == dag_run.dag_id, AssetEvent.source_run_id == dag_run.run_id)
+        ).all()
+    return {name: extra for name, extra in rows}

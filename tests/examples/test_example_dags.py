@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import struct
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -11,6 +12,7 @@ import pytest
 from example_helpers import (
     EXAMPLE_DAGS,
     assert_no_running_session,
+    asset_events,
     run_example,
     task_states,
     xcom_value,
@@ -20,6 +22,7 @@ from airflow_provider_browserbase.local.demo_site import (
     DEMO_PASSWORD,
     DEMO_USERNAME,
     PRODUCTS,
+    REPORT_CSV,
     product_records,
 )
 
@@ -163,4 +166,37 @@ def test_login_context_fails_the_run_on_wrong_credentials_and_still_deletes_the_
     assert states["delete_context"] == "success"
     with pytest.raises(BrowserbaseNotFoundError):
         BrowserbaseHook().get_context(xcom_value(dag_run, "create_context"))
+    assert_no_running_session(local_server.base_url)
+
+
+@pytest.mark.usefixtures("airflow_db")
+def test_archive_writes_screenshot_pdf_and_the_downloaded_file(
+    example_dagbag: Any, local_server: LocalServer, demo_url: str, tmp_path: Path
+) -> None:
+    from airflow.sdk import ObjectStoragePath
+
+    dag_run = run_example(
+        example_dagbag,
+        "example_browserbase_archive",
+        page_url=f"{demo_url}/download",
+        destination=f"file://{tmp_path}",
+    )
+
+    assert_succeeded(dag_run)
+    folder = ObjectStoragePath(xcom_value(dag_run, "capture_page", "folder"))
+    assert Path(folder.path).parent == tmp_path
+    assert_valid_png(folder / "page.png")
+    assert_valid_pdf(folder / "page.pdf")
+    written = [ObjectStoragePath(p) for p in xcom_value(dag_run, "save_downloads")]
+    assert len(written) == 1
+    assert re.fullmatch(r"report(-\d+)?\.csv", written[0].name)
+    assert written[0].parent == folder / "downloads"
+    assert written[0].read_bytes() == REPORT_CSV
+    assert asset_events(dag_run) == {
+        "browserbase_archive_captures": {
+            "screenshot": str(folder / "page.png"),
+            "pdf": str(folder / "page.pdf"),
+        },
+        "browserbase_archive_downloads": {},
+    }
     assert_no_running_session(local_server.base_url)
