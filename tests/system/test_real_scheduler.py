@@ -1,0 +1,237 @@
+"""
+Runs under Airflow's own scheduler, DAG processor, triggerer and API server (LocalExecutor, SQLite).
+
+- A deferrable ``BrowserbaseSessionSensor`` is seen DEFERRED with our trigger class assigned to the
+  triggerer's job, the triggerer's own records ("trigger ... starting", "Trigger fired event") land in the
+  sensor's log, and the sensor resumes on a worker with the event: the trigger was serialized, rebuilt and
+  run in another process.
+- The scrape example, triggered through the REST API, runs to success.
+- In the web UI (headless Chromium), the ``browserbase`` connection form shows its fields and the
+  create-session task shows the "Browserbase Session" link to the server's live page. Screenshots go to
+  ``test-artifacts/system/``.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+import httpx
+import pytest
+
+if TYPE_CHECKING:
+    from airflow_cluster import AirflowCluster
+    from playwright.sync_api import Browser, Page
+
+    from airflow_provider_browserbase.local.server import LocalServer
+
+pytestmark = [pytest.mark.scheduler, pytest.mark.timeout(900)]
+
+TRIGGER_CLASSPATH = "airflow_provider_browserbase.triggers.session.BrowserbaseSessionTrigger"
+SYSTEM_DAG = "system_deferred_sensor"
+SCRAPE_DAG = "example_browserbase_scrape"
+SENSOR = "wait_until_completed"
+CREATE = "create_session"
+
+
+def _xcom(cluster: AirflowCluster, dag_id: str, run_id: str, task_id: str, key: str) -> Any:
+    response = cluster.client.get(
+        f"/api/v2/dags/{dag_id}/dagRuns/{quote(run_id, safe='')}/taskInstances/{task_id}/xcomEntries/{key}",
+        params={"deserialize": "true", "stringify": "false"},
+    )
+    return response.raise_for_status().json()["value"]
+
+
+def _session_status(server: LocalServer, session_id: str) -> str:
+    response = httpx.get(
+        f"{server.base_url}/v1/sessions/{session_id}", headers={"X-BB-API-Key": server.api_key}
+    )
+    return str(response.raise_for_status().json()["status"])
+
+
+@pytest.fixture(scope="module")
+def deferred_run(airflow_cluster: AirflowCluster, local_server: LocalServer) -> dict[str, Any]:
+    """
+    Trigger the system DAG, wait until its sensor is DEFERRED, end the session from outside, wait for
+    success. Returns what was seen on the way.
+    """
+    cluster = airflow_cluster
+    cluster.wait_for_dag(SYSTEM_DAG)
+    cluster.unpause(SYSTEM_DAG)
+    started = time.monotonic()
+    run_id = cluster.trigger(SYSTEM_DAG)
+
+    def sensor_deferred() -> dict[str, Any] | None:
+        for ti in cluster.task_instances(SYSTEM_DAG, run_id):
+            if ti["task_id"] == SENSOR:
+                if ti["state"] in ("failed", "upstream_failed", "success"):
+                    raise AssertionError(
+                        f"{SENSOR} ended {ti['state']} without being seen DEFERRED\n"
+                        f"{cluster.describe_run(SYSTEM_DAG, run_id)}"
+                    )
+                if ti["state"] == "deferred" and ti.get("triggerer_job"):
+                    return ti
+        return None
+
+    deferred = cluster.wait_for(f"{SENSOR} to be deferred to the triggerer", sensor_deferred, 300, 0.5)
+    session_id = _xcom(cluster, SYSTEM_DAG, run_id, CREATE, "session_id")
+    # The session is still running: the trigger is really waiting, not replaying an answer it already had.
+    status = _session_status(local_server, session_id)
+    httpx.post(
+        f"{local_server.base_url}/v1/sessions/{session_id}",
+        headers={"X-BB-API-Key": local_server.api_key},
+        json={"status": "REQUEST_RELEASE"},
+    ).raise_for_status()
+    run = cluster.run_to_end(SYSTEM_DAG, run_id, timeout=300)
+    if run["state"] != "success":
+        pytest.fail(f"{SYSTEM_DAG} ended {run['state']}\n{cluster.describe_run(SYSTEM_DAG, run_id)}")
+    return {
+        "run_id": run_id,
+        "session_id": session_id,
+        "deferred_ti": deferred,
+        "status_while_deferred": status,
+        "seconds": time.monotonic() - started,
+    }
+
+
+def test_deferred_sensor_waits_in_the_separate_triggerer(
+    airflow_cluster: AirflowCluster, deferred_run: dict[str, Any]
+) -> None:
+    cluster = airflow_cluster
+    deferred, session_id = deferred_run["deferred_ti"], deferred_run["session_id"]
+
+    # While deferred, the trigger row held our class and was claimed by the triggerer's job.
+    assert deferred["trigger"]["classpath"] == TRIGGER_CLASSPATH
+    assert deferred["triggerer_job"]["job_type"] == "TriggererJob"
+    assert deferred["trigger"]["triggerer_id"] == deferred["triggerer_job"]["id"]
+    assert deferred_run["status_while_deferred"] == "RUNNING"
+    jobs = cluster.client.get("/api/v2/jobs", params={"job_type": "TriggererJob"}).raise_for_status().json()
+    assert deferred["triggerer_job"]["id"] in {job["id"] for job in jobs["jobs"]}
+
+    # The triggerer wrote its records into the sensor's log; then the worker resumed with the event.
+    log = cluster.task_log(SYSTEM_DAG, deferred_run["run_id"], SENSOR)
+    assert "triggerer_job_runner.py" in log
+    starting = re.search(r"\(ID \d+\) starting", log)
+    assert starting, log
+    fired = log.index("Trigger fired event")
+    resumed = log.index(f"Browserbase session {session_id} reached status COMPLETED")
+    assert starting.start() < fired < resumed, log
+    fired_line = log[fired:].splitlines()[0]
+    assert session_id in fired_line, fired_line
+    assert "'status': 'success'" in fired_line, fired_line
+
+    tis = {ti["task_id"]: ti for ti in cluster.task_instances(SYSTEM_DAG, deferred_run["run_id"])}
+    assert tis[SENSOR]["state"] == "success"
+    assert tis[SENSOR]["try_number"] == 1, "the sensor resumed in the same try, as a deferral should"
+
+
+def test_scrape_example_runs_to_success(airflow_cluster: AirflowCluster, local_server: LocalServer) -> None:
+    from airflow_provider_browserbase.local.demo_site import product_records
+
+    cluster = airflow_cluster
+    demo_url = f"{local_server.base_url}/demo"
+    output_dir = cluster.home / "scrape-output"
+    cluster.wait_for_dag(SCRAPE_DAG)
+    cluster.unpause(SCRAPE_DAG)
+    run_id = cluster.trigger(SCRAPE_DAG, conf={"base_url": demo_url, "output_dir": str(output_dir)})
+    run = cluster.run_to_end(SCRAPE_DAG, run_id, timeout=420)
+    if run["state"] != "success":
+        pytest.fail(f"{SCRAPE_DAG} ended {run['state']}\n{cluster.describe_run(SCRAPE_DAG, run_id)}")
+
+    states = {ti["task_id"]: ti["state"] for ti in cluster.task_instances(SCRAPE_DAG, run_id)}
+    assert set(states.values()) == {"success"}, states
+    assert _xcom(cluster, SCRAPE_DAG, run_id, "scrape_products", "records") == product_records(demo_url)
+    screenshot = Path(_xcom(cluster, SCRAPE_DAG, run_id, "scrape_products", "screenshot"))
+    assert screenshot.is_relative_to(output_dir)
+    assert screenshot.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+    session_id = _xcom(cluster, SCRAPE_DAG, run_id, CREATE, "session_id")
+    sensor_log = cluster.task_log(SCRAPE_DAG, run_id, "confirm_session_completed")
+    assert f"Browserbase session {session_id} reached status COMPLETED" in sensor_log
+    assert _session_status(local_server, session_id) == "COMPLETED"
+
+
+def test_connection_form_shows_the_browserbase_fields(
+    airflow_cluster: AirflowCluster, local_server: LocalServer, ui_browser: Browser, artifacts: Path
+) -> None:
+    page = _ui_page(ui_browser, airflow_cluster, "/")
+    try:
+        page.get_by_role("button", name="Admin").click()
+        page.get_by_role("menuitem", name="Connections").click()
+        page.get_by_role("button", name="Add Connection").click()
+        dialog = page.get_by_role("dialog")
+        dialog.get_by_role("combobox").fill("Browserbase")
+        page.keyboard.press("Enter")
+
+        dialog.get_by_label("Connection ID").fill("browserbase_ui")
+        host, api_key = dialog.get_by_label("API base URL"), dialog.get_by_label("API Key")
+        host.fill(local_server.base_url)
+        api_key.fill(local_server.api_key)
+        assert api_key.get_attribute("type") == "password"
+        assert "api.browserbase.com" in (host.get_attribute("placeholder") or "")
+        for hidden in ("Login", "Port", "Schema"):
+            assert dialog.get_by_label(hidden, exact=True).count() == 0, f"{hidden} should be hidden"
+        page.screenshot(path=artifacts / "connection-form-standard-fields.png")
+
+        dialog.get_by_role("button", name="Extra Fields", exact=True).click()
+        # Airflow's form ties the extra field's <label> to another id, so it is found by its input id.
+        project = dialog.locator("#element_project_id")
+        project.fill("proj-from-ui")
+        assert dialog.get_by_text("Project ID", exact=True).is_visible()
+        page.screenshot(path=artifacts / "connection-form-extra-fields.png")
+
+        dialog.get_by_role("button", name="Save").click()
+        dialog.wait_for(state="hidden")
+    finally:
+        page.close()
+
+    saved = airflow_cluster.client.get("/api/v2/connections/browserbase_ui").raise_for_status().json()
+    assert saved["conn_type"] == "browserbase"
+    assert saved["host"] == local_server.base_url
+    assert '"project_id": "proj-from-ui"' in saved["extra"]
+    # The API server (another process) imports our hook and tests the connection against the local server.
+    tested = airflow_cluster.client.post(
+        "/api/v2/connections/test",
+        json={
+            "connection_id": "browserbase_ui",
+            "conn_type": "browserbase",
+            "host": local_server.base_url,
+            "password": local_server.api_key,
+        },
+    )
+    assert tested.raise_for_status().json()["status"] is True, tested.text
+
+
+def test_create_session_task_shows_the_session_link(
+    airflow_cluster: AirflowCluster,
+    local_server: LocalServer,
+    deferred_run: dict[str, Any],
+    ui_browser: Browser,
+    artifacts: Path,
+) -> None:
+    run_id, session_id = deferred_run["run_id"], deferred_run["session_id"]
+    expected = f"{local_server.base_url}/sessions/{session_id}/live"
+    links = airflow_cluster.extra_links(SYSTEM_DAG, run_id, CREATE)
+    assert links == {"Browserbase Session": expected}
+
+    task_page = f"/dags/{SYSTEM_DAG}/runs/{quote(run_id, safe='')}/tasks/{CREATE}"
+    page = _ui_page(ui_browser, airflow_cluster, task_page)
+    try:
+        page.get_by_role("link", name="Details", exact=True).click()
+        link = page.get_by_role("link", name="Browserbase Session", exact=True)
+        link.wait_for()
+        assert link.get_attribute("href") == expected
+        page.screenshot(path=artifacts / "task-browserbase-session-link.png")
+    finally:
+        page.close()
+
+
+def _ui_page(browser: Browser, cluster: AirflowCluster, path: str) -> Page:
+    """A page logged in through SimpleAuthManager's all-admins login, opened at ``path``."""
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.set_default_timeout(60_000)
+    page.goto(f"{cluster.base_url}/auth/token/login?next={quote(cluster.base_url + path, safe='')}")
+    page.wait_for_load_state("networkidle")
+    return page
