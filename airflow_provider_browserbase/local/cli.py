@@ -77,6 +77,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--enable-admin", action="store_true", help="serve the /_admin fault-injection endpoints"
     )
     parser.add_argument("--no-demo", action="store_true", help="do not serve the demo shop at /demo")
+    parser.add_argument(
+        "--cdp-idle-timeout",
+        type=float,
+        default=600.0,
+        help="seconds without a CDP command before a client is disconnected; 0 = never (default 600)",
+    )
     parser.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
     return parser
 
@@ -143,6 +149,7 @@ def main(argv: list[str] | None = None) -> int:
         connect_deadline=args.connect_deadline,
         creations_per_minute=args.creations_per_minute,
         enable_admin=args.enable_admin,
+        cdp_idle_timeout=args.cdp_idle_timeout or None,
     )
     try:
         return asyncio.run(_serve(config, args.log_level, demo=not args.no_demo))

@@ -34,6 +34,8 @@ class LocalConfig:
     :param default_timeout: Session lifetime in seconds when a create gives none.
     :param timeout_scale: Factor applied to session timeouts; tests use it to make the 60 s minimum short.
     :param enable_admin: Serve ``/_admin`` fault-injection endpoints.
+    :param cdp_idle_timeout: Seconds without a CDP command from a client after which its connection is
+        closed, as Browserbase does after 10 minutes (``None``: never).
     :param log_limit: CDP request/response pairs kept per session for ``/logs``.
     :param project_id: Id of the one synthetic project.
     """
@@ -51,6 +53,7 @@ class LocalConfig:
     default_timeout: int = 300
     timeout_scale: float = 1.0
     enable_admin: bool = False
+    cdp_idle_timeout: float | None = 600.0
     log_limit: int = 1000
     project_id: str = PROJECT_ID
 

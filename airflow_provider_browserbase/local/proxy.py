@@ -149,6 +149,7 @@ class ProxyConnection:
     def __init__(self, websocket: WebSocket, upstream: websockets.ClientConnection | None) -> None:
         self.websocket = websocket
         self.upstream = upstream
+        self.last_command = time.monotonic()
 
     async def close(self, reason: str) -> None:
         if self.upstream is not None:
@@ -162,6 +163,7 @@ async def _client_to_browser(conn: ProxyConnection, recorder: CdpRecorder) -> No
         message = await conn.websocket.receive()
         if message["type"] == "websocket.disconnect":
             return
+        conn.last_command = time.monotonic()
         text = message.get("text")
         if text is not None:
             text = recorder.from_client(text)
@@ -183,6 +185,15 @@ async def _browser_to_client(conn: ProxyConnection, recorder: CdpRecorder) -> No
             await conn.websocket.send_text(message)
         else:
             await conn.websocket.send_bytes(message)
+
+
+async def _close_when_idle(conn: ProxyConnection, idle_timeout: float) -> None:
+    while True:
+        idle = time.monotonic() - conn.last_command
+        if idle >= idle_timeout:
+            log.info("Closing a CDP client after %.0f s without a command", idle)
+            return
+        await asyncio.sleep(idle_timeout - idle)
 
 
 async def _answer_without_browser(websocket: WebSocket, text: str) -> None:
@@ -222,6 +233,9 @@ async def cdp_proxy(websocket: WebSocket) -> None:
         asyncio.ensure_future(_client_to_browser(conn, recorder)),
         asyncio.ensure_future(_browser_to_client(conn, recorder)),
     ]
+    idle_timeout = registry.config.cdp_idle_timeout
+    if idle_timeout:
+        pumps.append(asyncio.ensure_future(_close_when_idle(conn, idle_timeout)))
     try:
         await asyncio.wait(pumps, return_when=asyncio.FIRST_COMPLETED)
     except (WebSocketDisconnect, websockets.ConnectionClosed):

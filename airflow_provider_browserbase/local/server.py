@@ -75,6 +75,7 @@ class LocalServer:
     :param creations_per_minute: Creation-rate limit; unlimited if ``None``.
     :param timeout_scale: Factor applied to session timeouts (tests use a small one; 1.0 otherwise).
     :param enable_admin: Serve the ``/_admin`` fault-injection endpoints.
+    :param cdp_idle_timeout: Seconds without a CDP command before a client is disconnected (``None``: never).
     :param extra_routes: Additional routes or mounts for the app.
     :param demo: Serve the examples' demo shop at ``/demo``.
     :param startup_timeout: Seconds to wait for the server to come up.
@@ -95,6 +96,7 @@ class LocalServer:
         creations_per_minute: int | None = None,
         timeout_scale: float = 1.0,
         enable_admin: bool = False,
+        cdp_idle_timeout: float | None = 600.0,
         extra_routes: Sequence[BaseRoute] = (),
         demo: bool = True,
         startup_timeout: float = 30.0,
@@ -113,6 +115,7 @@ class LocalServer:
             creations_per_minute=creations_per_minute,
             timeout_scale=timeout_scale,
             enable_admin=enable_admin,
+            cdp_idle_timeout=cdp_idle_timeout,
         )
         self._extra_routes = [*extra_routes, demo_mount()] if demo else list(extra_routes)
         self._startup_timeout = startup_timeout

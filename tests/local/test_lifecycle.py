@@ -181,3 +181,24 @@ def test_no_browser_sessions_follow_the_same_lifecycle(make_server) -> None:
         wait_for_status(api, created["id"], "COMPLETED")
         timed = api.post("/v1/sessions", json={"timeout": 60, "keepAlive": True}).json()
         wait_for_status(api, timed["id"], "TIMED_OUT")
+
+
+def test_idle_cdp_client_is_disconnected(make_server, pw: Playwright) -> None:
+    # Browserbase closes a CDP connection after 10 minutes without a command; here after 1.5 s.
+    server = make_server(cdp_idle_timeout=1.5)
+    with client(server) as api:
+        kept = api.post("/v1/sessions", json={"keepAlive": True}).json()
+        plain = api.post("/v1/sessions", json={}).json()
+        kept_browser = pw.chromium.connect_over_cdp(kept["connectUrl"])
+        kept_page = kept_browser.contexts[0].pages[0]
+        plain_browser = pw.chromium.connect_over_cdp(plain["connectUrl"])
+        page = plain_browser.contexts[0].pages[0]
+        for _ in range(3):  # commands keep the connection open past the idle limit
+            page.evaluate("1")
+            time.sleep(0.6)
+        wait_for_status(api, plain["id"], "COMPLETED", timeout=10)
+        with pytest.raises(Exception, match="closed"):
+            kept_page.evaluate("1")
+        assert api.get(f"/v1/sessions/{kept['id']}").json()["status"] == "RUNNING"
+        kept_browser.close()
+        plain_browser.close()
