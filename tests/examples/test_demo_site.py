@@ -8,7 +8,6 @@ from urllib.parse import urljoin
 
 import pytest
 from starlette.applications import Starlette
-from starlette.testclient import TestClient
 
 from airflow_provider_browserbase.local.demo_site import (
     DEMO_PASSWORD,
@@ -23,6 +22,8 @@ from airflow_provider_browserbase.local.demo_site import (
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+
+    from starlette.testclient import TestClient
 
 SITE = "http://testserver/demo"
 pytestmark = pytest.mark.filterwarnings("ignore:Using `httpx` with `starlette.testclient`")
@@ -61,6 +62,8 @@ class _ListingParser(HTMLParser):
 
 @pytest.fixture
 def client() -> Iterator[TestClient]:
+    from starlette.testclient import TestClient
+
     with TestClient(Starlette(routes=[demo_mount()])) as test_client:
         yield test_client
 

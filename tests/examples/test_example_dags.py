@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import re
 import struct
+import subprocess
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -65,6 +67,21 @@ def test_example_dags_import_without_errors(example_dagbag: Any) -> None:
         dag = example_dagbag.dags[dag_id]
         assert dag.doc_md, f"{dag_id} has no docstring"
         assert "example" in dag.tags
+
+
+def test_parsing_the_example_dags_imports_no_browser_code() -> None:
+    """The DAG processor parses these files often: Playwright loads only when a task runs."""
+    script = (
+        "import sys\n"
+        "from airflow.dag_processing.dagbag import DagBag\n"
+        f"bag = DagBag(dag_folder={str(EXAMPLE_DAGS)!r})\n"
+        "assert not bag.import_errors, bag.import_errors\n"
+        "assert len(bag.dags) == %d, sorted(bag.dags)\n"
+        "loaded = [m for m in sys.modules if m.split('.')[0] == 'playwright' or '.local.' in m]\n"
+        "assert not loaded, loaded\n"
+    ) % len(EXAMPLE_DAG_IDS)
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr[-2000:]
 
 
 @pytest.mark.usefixtures("airflow_db")
