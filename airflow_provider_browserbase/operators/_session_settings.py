@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -44,6 +45,26 @@ AIRFLOW_METADATA_KEY = "airflow"
 NONCE_RESERVE = 48
 
 
+# Fields holding JSON objects or lists. Rendered from one template (``"{{ params.x | tojson }}"``) they
+# arrive as strings, so a string here is read as JSON.
+_JSON_ARGS = ("session_settings", "browser_settings", "proxies", "user_metadata")
+
+
+def _decode_rendered(name: str, value: Any) -> Any:
+    if not isinstance(value, str) or name not in _JSON_ARGS:
+        return value
+    text = value.strip()
+    if name == "proxies" and text.lower() in ("true", "false"):
+        return text.lower() == "true"
+    try:
+        return json.loads(text)
+    except ValueError:
+        raise BrowserbaseValidationError(
+            [(name, "must be a JSON object or list; a template can render one with '| tojson'")],
+            "session settings",
+        ) from None
+
+
 def _validated(settings: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     """Validate settings and return them as snake_case values, naming ``prefix.field`` on error."""
     try:
@@ -67,12 +88,14 @@ def build_session_settings(
     """
     Merge rendered operator arguments into validated create settings (snake_case names).
 
-    ``session_settings`` (a whole dict, e.g. from ``params``) is the base; explicit arguments that are not
-    ``None`` override it, ``browser_settings`` key by key. ``context_id`` / ``persist_context`` become
-    ``browser_settings.context``.
+    ``session_settings`` (a whole dict, e.g. from ``params``, or its JSON text) is the base; explicit
+    arguments that are not ``None`` override it, ``browser_settings`` key by key. ``context_id`` and
+    ``persist_context`` become ``browser_settings.context``.
 
     :raises BrowserbaseValidationError: naming the bad field, before any request is sent.
     """
+    session_settings = _decode_rendered("session_settings", session_settings)
+    explicit = {name: _decode_rendered(name, value) for name, value in explicit.items()}
     if session_settings is not None and not isinstance(session_settings, Mapping):
         raise BrowserbaseValidationError(
             [("session_settings", f"must be a dict, got {type(session_settings).__name__}")],

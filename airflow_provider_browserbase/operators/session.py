@@ -45,9 +45,9 @@ class BrowserbaseCreateSessionOperator(BaseOperator):
         (``trigger_rule="all_done"``), or let :class:`BrowserbasePlaywrightOperator` /
         ``@task.browserbase`` create the session and connect at once.
 
-    Every setting is templated; ``session_settings`` takes a whole settings dict (e.g.
-    ``"{{ params.session }}"`` with ``render_template_as_native_obj=True``, or a dict of templates) and the
-    explicit arguments override its keys. Settings are validated before any request; an invalid value fails
+    Every setting is templated; ``session_settings`` takes a whole settings dict (a dict of templates, or
+    one template such as ``"{{ params.session | tojson }}"``: JSON text is read as JSON) and the explicit
+    arguments override its keys. Settings are validated before any request; an invalid value fails
     the task with a message naming the field.
 
     :param browserbase_conn_id: the Browserbase connection.

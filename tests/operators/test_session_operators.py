@@ -107,6 +107,35 @@ def test_rendered_strings_validate_into_typed_settings() -> None:
     }
 
 
+def test_json_text_from_a_single_template_is_read_as_json(
+    make_context: Callable[..., dict[str, Any]],
+) -> None:
+    task = BrowserbaseCreateSessionOperator(
+        task_id="create",
+        session_settings="{{ params.session | tojson }}",
+        user_metadata="{{ params.meta | tojson }}",
+        proxies="{{ params.proxies }}",
+    )
+    task.render_template_fields(
+        {
+            "params": {
+                "session": {"keepAlive": True, "timeout": 600},
+                "meta": {"team": "data"},
+                "proxies": True,
+            }
+        }
+    )
+    settings = build_session_settings(
+        session_settings=task.session_settings, user_metadata=task.user_metadata, proxies=task.proxies
+    )
+    assert settings == {
+        "keep_alive": True,
+        "session_timeout": 600,
+        "user_metadata": {"team": "data"},
+        "proxies": True,
+    }
+
+
 @pytest.mark.parametrize(
     ("arguments", "field"),
     [
@@ -120,6 +149,8 @@ def test_rendered_strings_validate_into_typed_settings() -> None:
         ({"session_settings": {"keepAlive": "maybe"}}, "session_settings.keepAlive"),
         ({"session_settings": {"timeoutt": 100}}, "session_settings.timeoutt"),
         ({"session_settings": "{'keep_alive': True}"}, "session_settings"),
+        ({"session_settings": "[1, 2]"}, "session_settings"),
+        ({"browser_settings": "{not json"}, "browser_settings"),
         ({"persist_context": True}, "persist_context"),
         ({"user_metadata": {"airflow": "mine"}}, "user_metadata.airflow"),
         ({"user_metadata": {"note": "x" * 480}}, "user_metadata"),
