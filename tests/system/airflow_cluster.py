@@ -36,7 +36,7 @@ import httpx
 from cryptography.fernet import Fernet
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Mapping
+    from collections.abc import Callable, Iterable, Iterator, Mapping
 
 AIRFLOW = Path(sys.executable).with_name("airflow")
 COMPONENTS = ("api-server", "dag-processor", "scheduler", "triggerer")
@@ -79,6 +79,16 @@ class AirflowCluster:
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
         self.env = self._environment(bundles, extra_env)
         self.client = httpx.Client(base_url=self.base_url, timeout=30.0)
+        self.timings: dict[str, float] = {}
+
+    @contextlib.contextmanager
+    def timed(self, phase: str) -> Iterator[None]:
+        """Record how long ``phase`` took (reported in ``test-artifacts/system/timings.txt``)."""
+        started = time.monotonic()
+        try:
+            yield
+        finally:
+            self.timings[phase] = round(time.monotonic() - started, 1)
 
     def _environment(self, bundles: Mapping[str, Path], extra_env: Mapping[str, str]) -> dict[str, str]:
         # The pytest process has its own AIRFLOW_HOME and settings (tests/conftest.py); none of them leak in.

@@ -48,17 +48,23 @@ def airflow_cluster(local_server: LocalServer, artifacts: Path) -> Iterator[Airf
         extra_env={"AIRFLOW_CONN_BROWSERBASE_DEFAULT": os.environ["AIRFLOW_CONN_BROWSERBASE_DEFAULT"]},
     )
     try:
-        cluster.run_cli("db", "migrate")
-        cluster.start_all()
-        cluster.wait_healthy()
+        with cluster.timed("airflow db migrate"):
+            cluster.run_cli("db", "migrate")
+        with cluster.timed("start until every component is healthy"):
+            cluster.start_all()
+            cluster.wait_healthy()
         yield cluster
     finally:
-        outcome = cluster.stop()
+        with cluster.timed("stop every component"):
+            outcome = cluster.stop()
         leftovers = cluster.group_members()
         logs = artifacts / "process-logs"
         shutil.rmtree(logs, ignore_errors=True)
         shutil.copytree(cluster.log_dir, logs, dirs_exist_ok=True)
         (logs / "stop.txt").write_text(f"{outcome}\nleft alive: {leftovers}\n")
+        (artifacts / "timings.txt").write_text(
+            "".join(f"{seconds:7.1f} s  {phase}\n" for phase, seconds in cluster.timings.items())
+        )
         shutil.rmtree(home, ignore_errors=True)
     assert not leftovers, f"processes left alive after stopping Airflow: {leftovers} ({outcome})"
 

@@ -5,16 +5,19 @@ Runs under Airflow's own scheduler, DAG processor, triggerer and API server (Loc
   triggerer's job, the triggerer's own records ("trigger ... starting", "Trigger fired event") land in the
   sensor's log, and the sensor resumes on a worker with the event: the trigger was serialized, rebuilt and
   run in another process.
-- The scrape example, triggered through the REST API, runs to success.
-- In the web UI (headless Chromium), the ``browserbase`` connection form shows its fields and the
-  create-session task shows the "Browserbase Session" link to the server's live page. Screenshots go to
-  ``test-artifacts/system/``.
+- The scrape example, triggered through the REST API, runs to success and returns the demo shop's records.
+- In the web UI (headless Chromium), the ``browserbase`` connection form shows its fields (and the saved
+  connection tests green from the API server's process); while a sensor waits in the triggerer, its
+  details show our trigger, and the create-session task's "Browserbase Session" link opens the server's
+  live page of that session. Screenshots go to ``test-artifacts/system/``.
+
+The system DAG (``dags/system_deferred_sensor.py``) exists because the scrape example's sensor runs after
+the session has ended, so it finds COMPLETED on its first poke and never defers.
 """
 
 from __future__ import annotations
 
 import re
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -52,16 +55,10 @@ def _session_status(server: LocalServer, session_id: str) -> str:
     return str(response.raise_for_status().json()["status"])
 
 
-@pytest.fixture(scope="module")
-def deferred_run(airflow_cluster: AirflowCluster, local_server: LocalServer) -> dict[str, Any]:
-    """
-    Trigger the system DAG, wait until its sensor is DEFERRED, end the session from outside, wait for
-    success. Returns what was seen on the way.
-    """
-    cluster = airflow_cluster
+def _start_deferred_run(cluster: AirflowCluster) -> tuple[str, dict[str, Any], str]:
+    """Trigger the system DAG and wait until its sensor is DEFERRED; returns run id, sensor TI, session id."""
     cluster.wait_for_dag(SYSTEM_DAG)
     cluster.unpause(SYSTEM_DAG)
-    started = time.monotonic()
     run_id = cluster.trigger(SYSTEM_DAG)
 
     def sensor_deferred() -> dict[str, Any] | None:
@@ -77,23 +74,35 @@ def deferred_run(airflow_cluster: AirflowCluster, local_server: LocalServer) -> 
         return None
 
     deferred = cluster.wait_for(f"{SENSOR} to be deferred to the triggerer", sensor_deferred, 300, 0.5)
-    session_id = _xcom(cluster, SYSTEM_DAG, run_id, CREATE, "session_id")
-    # The session is still running: the trigger is really waiting, not replaying an answer it already had.
-    status = _session_status(local_server, session_id)
+    return run_id, deferred, _xcom(cluster, SYSTEM_DAG, run_id, CREATE, "session_id")
+
+
+def _release_and_finish(cluster: AirflowCluster, server: LocalServer, run_id: str, session_id: str) -> None:
+    """End the session from outside, as a person or another system would, and wait for the run's success."""
     httpx.post(
-        f"{local_server.base_url}/v1/sessions/{session_id}",
-        headers={"X-BB-API-Key": local_server.api_key},
+        f"{server.base_url}/v1/sessions/{session_id}",
+        headers={"X-BB-API-Key": server.api_key},
         json={"status": "REQUEST_RELEASE"},
     ).raise_for_status()
     run = cluster.run_to_end(SYSTEM_DAG, run_id, timeout=300)
     if run["state"] != "success":
         pytest.fail(f"{SYSTEM_DAG} ended {run['state']}\n{cluster.describe_run(SYSTEM_DAG, run_id)}")
+
+
+@pytest.fixture(scope="module")
+def deferred_run(airflow_cluster: AirflowCluster, local_server: LocalServer) -> dict[str, Any]:
+    """One run of the system DAG, with what was seen while its sensor was deferred."""
+    with airflow_cluster.timed(f"{SYSTEM_DAG}: trigger until the sensor is deferred"):
+        run_id, deferred, session_id = _start_deferred_run(airflow_cluster)
+    # The session is still running: the trigger is really waiting, not replaying an answer it already had.
+    status = _session_status(local_server, session_id)
+    with airflow_cluster.timed(f"{SYSTEM_DAG}: release until the run succeeded"):
+        _release_and_finish(airflow_cluster, local_server, run_id, session_id)
     return {
         "run_id": run_id,
         "session_id": session_id,
         "deferred_ti": deferred,
         "status_while_deferred": status,
-        "seconds": time.monotonic() - started,
     }
 
 
@@ -134,10 +143,12 @@ def test_scrape_example_runs_to_success(airflow_cluster: AirflowCluster, local_s
     cluster = airflow_cluster
     demo_url = f"{local_server.base_url}/demo"
     output_dir = cluster.home / "scrape-output"
-    cluster.wait_for_dag(SCRAPE_DAG)
+    with cluster.timed(f"{SCRAPE_DAG}: parsed"):
+        cluster.wait_for_dag(SCRAPE_DAG)
     cluster.unpause(SCRAPE_DAG)
-    run_id = cluster.trigger(SCRAPE_DAG, conf={"base_url": demo_url, "output_dir": str(output_dir)})
-    run = cluster.run_to_end(SCRAPE_DAG, run_id, timeout=420)
+    with cluster.timed(f"{SCRAPE_DAG}: trigger until the run ended"):
+        run_id = cluster.trigger(SCRAPE_DAG, conf={"base_url": demo_url, "output_dir": str(output_dir)})
+        run = cluster.run_to_end(SCRAPE_DAG, run_id, timeout=420)
     if run["state"] != "success":
         pytest.fail(f"{SCRAPE_DAG} ended {run['state']}\n{cluster.describe_run(SCRAPE_DAG, run_id)}")
 
@@ -185,7 +196,7 @@ def test_connection_form_shows_the_browserbase_fields(
         dialog.get_by_role("button", name="Save").click()
         dialog.wait_for(state="hidden")
     finally:
-        page.close()
+        page.context.close()
 
     saved = airflow_cluster.client.get("/api/v2/connections/browserbase_ui").raise_for_status().json()
     assert saved["conn_type"] == "browserbase"
@@ -204,33 +215,44 @@ def test_connection_form_shows_the_browserbase_fields(
     assert tested.raise_for_status().json()["status"] is True, tested.text
 
 
-def test_create_session_task_shows_the_session_link(
-    airflow_cluster: AirflowCluster,
-    local_server: LocalServer,
-    deferred_run: dict[str, Any],
-    ui_browser: Browser,
-    artifacts: Path,
+def test_create_session_task_links_to_the_live_session(
+    airflow_cluster: AirflowCluster, local_server: LocalServer, ui_browser: Browser, artifacts: Path
 ) -> None:
-    run_id, session_id = deferred_run["run_id"], deferred_run["session_id"]
+    """While the sensor waits in the triggerer, a person follows the link from the create-session task."""
+    cluster = airflow_cluster
+    run_id, _, session_id = _start_deferred_run(cluster)
+    run_path = f"/dags/{SYSTEM_DAG}/runs/{quote(run_id, safe='')}/tasks"
     expected = f"{local_server.base_url}/sessions/{session_id}/live"
-    links = airflow_cluster.extra_links(SYSTEM_DAG, run_id, CREATE)
-    assert links == {"Browserbase Session": expected}
-
-    task_page = f"/dags/{SYSTEM_DAG}/runs/{quote(run_id, safe='')}/tasks/{CREATE}"
-    page = _ui_page(ui_browser, airflow_cluster, task_page)
+    page = _ui_page(ui_browser, cluster, f"{run_path}/{SENSOR}/details")
     try:
+        # The sensor's details show the trigger it handed to the triggerer.
+        page.get_by_text(TRIGGER_CLASSPATH).wait_for()
+        page.screenshot(path=artifacts / "sensor-deferred-to-triggerer.png", full_page=True)
+
+        page.goto(f"{cluster.base_url}{run_path}/{CREATE}")
         page.get_by_role("link", name="Details", exact=True).click()
         link = page.get_by_role("link", name="Browserbase Session", exact=True)
         link.wait_for()
         assert link.get_attribute("href") == expected
+        assert cluster.extra_links(SYSTEM_DAG, run_id, CREATE) == {"Browserbase Session": expected}
         page.screenshot(path=artifacts / "task-browserbase-session-link.png")
+
+        with page.context.expect_event("response", lambda r: r.url == expected) as answer:
+            link.click()
+        assert answer.value.status == 200, (
+            f"the session link {expected} answered {answer.value.status}: {answer.value.text()[:300]}"
+        )
+        opened = next(p for p in page.context.pages if p.url == expected)
+        opened.wait_for_load_state()
+        opened.screenshot(path=artifacts / "session-live-page.png")
     finally:
-        page.close()
+        page.context.close()
+        _release_and_finish(cluster, local_server, run_id, session_id)
 
 
 def _ui_page(browser: Browser, cluster: AirflowCluster, path: str) -> Page:
     """A page logged in through SimpleAuthManager's all-admins login, opened at ``path``."""
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
     page.set_default_timeout(60_000)
     page.goto(f"{cluster.base_url}/auth/token/login?next={quote(cluster.base_url + path, safe='')}")
     page.wait_for_load_state("networkidle")
