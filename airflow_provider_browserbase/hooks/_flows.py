@@ -58,6 +58,8 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 NONCE_PATH = ("airflow", "nonce")
+# Fields of a session answer that grant control of the browser.
+SESSION_SECRET_FIELDS = frozenset({"connectUrl", "seleniumRemoteUrl", "signingKey"})
 
 
 class BrowserbaseFlows(BrowserbaseHookBase):
@@ -192,6 +194,15 @@ class BrowserbaseFlows(BrowserbaseHookBase):
         details = SessionDetails.model_validate(body)
         yield self._session_secrets(details)
         return details
+
+    def _session_status_flow(self, session_id: str) -> Generator[Step, Any, Session]:
+        # Status polls drop the connect URL and signing key unread instead of masking them: each new
+        # secret recompiles Airflow's masker regex, so a triggerer watching n sessions paid O(n²) CPU.
+        path = api_path("/v1/sessions/{}", session_id, what="session_id")
+        body = yield from self._json(ApiCall("get_session", "GET", path, session_id=session_id))
+        if isinstance(body, dict):
+            body = {key: value for key, value in body.items() if key not in SESSION_SECRET_FIELDS}
+        return Session.model_validate(body)
 
     def _list_sessions_flow(
         self, status: str | None, query: str | None, call_name: str = "list_sessions"

@@ -134,6 +134,20 @@ class BrowserbaseHook(BrowserbaseFlows):
         api_path("{}", session_id, what="session_id")
         return await self._arun(self._get_session_flow(session_id))
 
+    def get_session_status(self, session_id: str) -> Session:
+        """
+        Retrieve a session without its connect URL and signing key, for status polls.
+
+        Unlike :meth:`get_session`, nothing secret is kept, so nothing is registered with Airflow's secrets
+        masker: a process polling many sessions (the triggerer) does not grow the masker per session.
+        """
+        api_path("{}", session_id, what="session_id")
+        return self._run(self._session_status_flow(session_id))
+
+    async def aget_session_status(self, session_id: str) -> Session:
+        api_path("{}", session_id, what="session_id")
+        return await self._arun(self._session_status_flow(session_id))
+
     def list_sessions(
         self, status: str | None = None, metadata: Mapping[str, Any] | None = None, *, q: str | None = None
     ) -> list[Session]:

@@ -116,7 +116,7 @@ class BrowserbaseSessionTrigger(BaseTrigger):
         last_status: str | None = None
         while True:
             try:
-                session = await hook.aget_session(self.session_id)
+                session = await hook.aget_session_status(self.session_id)
             except TRANSIENT_ERRORS as err:
                 self.log.warning(
                     "Could not read Browserbase session %s, polling again: %s", self.session_id, err
