@@ -6,6 +6,7 @@ from unittest import mock
 
 import pytest
 from airflow.providers.common.compat.sdk import AirflowSensorTimeout, TaskDeferred
+from airflow.sdk.exceptions import AirflowRescheduleException
 
 from airflow_provider_browserbase.exceptions import (
     BrowserbaseAuthenticationError,
@@ -108,6 +109,14 @@ def test_poke_mode_execute_returns_when_completed(
     hook.end_session(running.id)
     task = sensor(quick_conn, running.id, poke_interval=0.05, timeout=20, mode="poke")
     assert task.execute({}) is None
+
+
+def test_reschedule_mode_gives_the_slot_back_while_running(quick_conn: str, running: CreatedSession) -> None:
+    ti = mock.MagicMock()
+    ti.get_first_reschedule_date.return_value = None
+    task = sensor(quick_conn, running.id, mode="reschedule", poke_interval=30, timeout=600)
+    with pytest.raises(AirflowRescheduleException):
+        task.execute({"ti": ti})
 
 
 def test_deferrable_pokes_once_then_defers_with_wall_clock_deadline(
