@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 
 @pytest.fixture(scope="session")
 def example_dagbag() -> Any:
-    from airflow.dag_processing.dagbag import DagBag
+    from airflow.models import DagBag
 
     return DagBag(dag_folder=str(EXAMPLE_DAGS))
 

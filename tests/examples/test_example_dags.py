@@ -73,7 +73,7 @@ def test_parsing_the_example_dags_imports_no_browser_code() -> None:
     """The DAG processor parses these files often: Playwright loads only when a task runs."""
     script = (
         "import sys\n"
-        "from airflow.dag_processing.dagbag import DagBag\n"
+        "from airflow.models import DagBag\n"
         f"bag = DagBag(dag_folder={str(EXAMPLE_DAGS)!r})\n"
         "assert not bag.import_errors, bag.import_errors\n"
         "assert len(bag.dags) == %d, sorted(bag.dags)\n"
