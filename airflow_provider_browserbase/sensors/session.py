@@ -77,7 +77,7 @@ class BrowserbaseSessionSensor(BaseSensorOperator):
 
     def poke(self, context: Context) -> bool:
         try:
-            session = self.hook.get_session(self.session_id)
+            session = self.hook.get_session_status(self.session_id)
         except TRANSIENT_ERRORS as err:
             self.log.warning(
                 "Could not read Browserbase session %s, will try again: %s", self.session_id, err

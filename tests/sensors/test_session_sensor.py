@@ -91,12 +91,14 @@ def test_failure_statuses_are_configurable(
 def test_transient_error_is_not_yet_and_other_errors_fail() -> None:
     task = sensor("unused", "sess-1")
     with mock.patch.object(
-        BrowserbaseHook, "get_session", side_effect=BrowserbaseServerError("get_session", 503)
+        BrowserbaseHook, "get_session_status", side_effect=BrowserbaseServerError("get_session", 503)
     ):
         assert task.poke({}) is False
     with (
         mock.patch.object(
-            BrowserbaseHook, "get_session", side_effect=BrowserbaseAuthenticationError("get_session", 401)
+            BrowserbaseHook,
+            "get_session_status",
+            side_effect=BrowserbaseAuthenticationError("get_session", 401),
         ),
         pytest.raises(BrowserbaseAuthenticationError),
     ):
