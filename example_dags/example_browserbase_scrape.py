@@ -99,8 +99,8 @@ def example_browserbase_scrape() -> None:
                     next_link = page.locator("a[rel=next]")
                     if next_link.count() == 0:
                         break
-                    next_link.click()
-                    page.wait_for_load_state()
+                    # Going to the link's URL waits for that page; a click would race the navigation.
+                    page.goto(next_link.evaluate("link => link.href"))
             finally:
                 browser.close()
         (folder / "products.json").write_text(json.dumps(records, indent=2, ensure_ascii=False))
