@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 import secrets
 import uuid
 from typing import TYPE_CHECKING, Any
@@ -91,6 +92,17 @@ async def require_api_key(request: Request) -> None:
         raise ApiError(401, "Missing or invalid X-BB-API-Key header")
 
 
+def _reject_constant(name: str) -> float:
+    raise ValueError(f"{name} is not JSON")  # Python accepts NaN and Infinity; JSON does not
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise ValueError(f"{text} is out of range")
+    return value
+
+
 async def read_json_object(request: Request, *, required: bool = False) -> dict[str, Any]:
     raw = await request.body()
     if not raw.strip():
@@ -98,7 +110,7 @@ async def read_json_object(request: Request, *, required: bool = False) -> dict[
             raise ApiError(400, "body is required")
         return {}
     try:
-        body = json.loads(raw)
+        body = json.loads(raw, parse_constant=_reject_constant, parse_float=_finite_float)
     except (ValueError, UnicodeDecodeError):
         raise ApiError(400, "body is not valid JSON") from None
     if not isinstance(body, dict):
