@@ -21,6 +21,7 @@ Choices, checked against Airflow 3.3.2:
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import json
 import os
 import secrets
@@ -39,7 +40,14 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator, Mapping
 
 AIRFLOW = Path(sys.executable).with_name("airflow")
-COMPONENTS = ("api-server", "dag-processor", "scheduler", "triggerer")
+# The scheduler and triggerer would serve logs on fixed ports (8793/8794) on every interface; the API
+# server reads the log files of this one machine directly, so those servers stay off.
+COMPONENTS: dict[str, tuple[str, ...]] = {
+    "api-server": ("api-server",),
+    "dag-processor": ("dag-processor",),
+    "scheduler": ("scheduler", "--skip-serve-logs"),
+    "triggerer": ("triggerer", "--skip-serve-logs"),
+}
 STOP_GRACE_SECONDS = 20.0
 
 
@@ -172,13 +180,14 @@ class AirflowCluster:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
+                preexec_fn=_die_with_parent,
             )
         self.processes[name] = process
         return process
 
     def start_all(self) -> None:
-        for name in COMPONENTS:
-            self.start(name, name)
+        for name, args in COMPONENTS.items():
+            self.start(name, *args)
 
     def check_alive(self) -> None:
         for name, process in self.processes.items():
@@ -337,6 +346,15 @@ class AirflowCluster:
 
 
 _HEALTH_PARTS = ("metadatabase", "scheduler", "triggerer", "dag_processor")
+
+
+def _die_with_parent() -> None:
+    """If pytest itself is killed, no finally runs: let the kernel send SIGTERM to the component."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+_PR_SET_PDEATHSIG = 1
 
 
 def _signal_group(pgid: int, sig: signal.Signals) -> None:
