@@ -133,8 +133,8 @@ def _on_stop_signal(signum: int, frame: FrameType | None) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     # Until uvicorn takes over the signals, SIGTERM/SIGINT must still run the clean-up below.
-    signal.signal(signal.SIGTERM, _on_stop_signal)
-    signal.signal(signal.SIGINT, _on_stop_signal)
+    previous = {sig: signal.signal(sig, _on_stop_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    _serving["started"] = False
     own_dir = args.data_dir is None
     data_dir = Path(tempfile.mkdtemp(prefix="browserbase-local-")) if own_dir else Path(args.data_dir)
     config = LocalConfig(
@@ -159,6 +159,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if own_dir:
             shutil.rmtree(data_dir, ignore_errors=True)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 if __name__ == "__main__":
