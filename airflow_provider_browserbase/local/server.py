@@ -52,6 +52,8 @@ def uvicorn_server(app: FastAPI, **overrides: Any) -> uvicorn.Server:
         "ws_ping_timeout": 20.0,
         "timeout_graceful_shutdown": 5,
         "log_level": "warning",
+        # Access lines would print connect URLs (?signingKey=...) and live-view tokens: secrets.
+        "access_log": False,
         "lifespan": "on",
     }
     settings.update(overrides)

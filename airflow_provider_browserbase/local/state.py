@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 LIVE = frozenset({"PENDING", "RUNNING"})
+# Ended sessions whose CDP logs are kept; older ones drop theirs, so memory stays bounded on a long run.
+ENDED_WITH_LOGS = 100
 # Kept after a session ends, until the server stops: Browserbase serves downloads after the end.
 KEPT_AFTER_END = ("downloads",)
 
@@ -402,10 +404,18 @@ class Registry:
         for task in session.tasks:
             if task is not current:
                 task.cancel()
+        self._prune_logs()
         session.teardown = asyncio.get_running_loop().create_task(
             self._teardown(session, context if write_back else None)
         )
         return True
+
+    def _prune_logs(self) -> None:
+        ended = [s for s in self.sessions.values() if s.ended_at is not None and s.logs]
+        if len(ended) > ENDED_WITH_LOGS:
+            ended.sort(key=lambda s: s.ended_at or s.created_at)
+            for old in ended[:-ENDED_WITH_LOGS]:
+                old.logs.clear()
 
     async def _teardown(self, session: Session, context: Context | None) -> None:
         try:

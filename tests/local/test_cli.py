@@ -12,6 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import websockets.sync.client
 from local_helpers import STARTED_DIRS, wait_gone
 
 from airflow_provider_browserbase.local.cli import main
@@ -60,7 +61,7 @@ def test_cli_prints_ready_line_and_stops_cleanly(
         "--max-sessions",
         "2",
     ]
-    command += [*options, "--data-dir", str(data_dir)]
+    command += [*options, "--data-dir", str(data_dir), "--log-level", "info"]
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:
         assert proc.stdout is not None
@@ -82,10 +83,18 @@ def test_cli_prints_ready_line_and_stops_cleanly(
             assert len(session_dirs) == 1
             browsers = processes_using(session_dirs[0])
             assert bool(browsers) == ("--no-browser" not in options)  # a real Chromium, unless API-only
+            signing_key = created.json()["signingKey"]
+            with websockets.sync.client.connect(created.json()["connectUrl"]) as cdp:
+                cdp.send('{"id": 1, "method": "Browser.getVersion"}')
+                assert '"id":1' in cdp.recv(timeout=10).replace(" ", "")
 
         proc.send_signal(stop_signal)
         assert proc.wait(timeout=30) == 0
         assert proc.stdout.read() == ""  # exactly one line on stdout
+        assert proc.stderr is not None
+        log = proc.stderr.read()
+        assert "Session" in log  # info lines were written...
+        assert signing_key not in log  # ...but never a connect URL's secret
         for pid in browsers:
             wait_gone(pid)
         assert processes_using(data_dir) == []
