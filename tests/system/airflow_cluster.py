@@ -333,7 +333,10 @@ class AirflowCluster:
             run = self.dag_run(dag_id, run_id)
             return run if run["state"] in ("success", "failed") else None
 
-        return self.wait_for(f"DAG run {dag_id}/{run_id} to end", ended, timeout, interval=1.0)
+        try:
+            return self.wait_for(f"DAG run {dag_id}/{run_id} to end", ended, timeout, interval=1.0)
+        except ClusterError as err:
+            raise ClusterError(f"{err}\n{self.describe_run(dag_id, run_id)}") from None
 
     def describe_run(self, dag_id: str, run_id: str) -> str:
         """Every task's state and log, for a failure message."""
