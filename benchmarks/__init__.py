@@ -1,0 +1,1 @@
+"""Benchmarks of the provider against its references (issue 6); run with ``python -m benchmarks``."""

@@ -1,0 +1,64 @@
+"""``python -m benchmarks --quick`` runs every benchmark and writes the table with every row (not speed)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+# (benchmark, start of the figure) for every row the full run reports.
+EXPECTED_ROWS = [
+    ("DAG-parse import", "import: `airflow.sdk` + provider modules"),
+    ("DAG-parse import", "time the provider's import adds"),
+    ("DAG-parse import", "third-party packages"),
+    ("API call overhead", "session retrieve, wall time per call: hook vs official SDK"),
+    ("API call overhead", "session retrieve, wall time per call: hook vs bare httpx"),
+    ("API call overhead", "session retrieve, client CPU per call"),
+    ("API call overhead", "session create + end, wall time per call: hook vs official SDK"),
+    ("API call overhead", "session create + end, wall time per call: hook vs bare httpx"),
+    ("API call overhead", "session create + end, client CPU per call"),
+    ("trigger scale", "CPU seconds per 1,000 polls"),
+    ("trigger scale", "open connections to the API"),
+    ("trigger scale", "memory while watching"),
+    ("trigger scale", "session end → event delay"),
+    ("session start", "create → connect_over_cdp → first page loaded, warm pool"),
+    ("session start", "create → connect_over_cdp → first page loaded, no pool"),
+    ("session start", "session create (POST /v1/sessions) latency"),
+    ("throughput", "8 `@task.browserbase` tasks"),
+    ("throughput", "same, against the CPU floor"),
+    ("throughput", "creates refused (HTTP 429)"),
+]
+
+
+@pytest.mark.browser
+def test_quick_run_produces_every_row(tmp_path: Path) -> None:
+    output = tmp_path / "latest.md"
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--quick", "--output", str(output)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    report = output.read_text()
+    rows = [line for line in report.splitlines() if line.startswith("| ") and not line.startswith("| ---")]
+    header, body = rows[0], rows[1:]
+    assert header == "| benchmark | figure | ours | reference | ratio | target | met? |"
+    cells = [[cell.strip() for cell in row.strip("|").split("|")] for row in body]
+    assert len(cells) == len(EXPECTED_ROWS), report
+    for (name, figure), row in zip(EXPECTED_ROWS, cells, strict=True):
+        assert row[0] == name
+        assert row[1].startswith(figure), (row[1], figure)
+        assert len(row) == 7
+        assert row[2], row
+        assert row[6] in ("yes", "**no**", "—"), row
+        assert "nan" not in row[2] + row[3] + row[4], row
+    assert "## What each benchmark measured" in report
+    # The printed table is the written one.
+    assert "\n".join(rows) in proc.stdout
