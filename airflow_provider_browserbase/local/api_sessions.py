@@ -1,0 +1,146 @@
+"""``/v1/sessions``: create, list, retrieve, release, live view, logs, downloads, uploads."""
+
+from __future__ import annotations
+
+import asyncio
+
+from fastapi import APIRouter, Request
+from starlette.responses import JSONResponse, Response
+
+from airflow_provider_browserbase.local import devtools
+from airflow_provider_browserbase.local.errors import ApiError
+from airflow_provider_browserbase.local.files import UnsafeNameError, safe_upload_path, zip_downloads
+from airflow_provider_browserbase.local.inputs import (
+    config_of,
+    read_json_object,
+    read_upload,
+    registry_of,
+    validate_body,
+)
+from airflow_provider_browserbase.models import SessionCreateParams, metadata_matches, parse_metadata_query
+
+STATUSES = ("PENDING", "RUNNING", "ERROR", "TIMED_OUT", "COMPLETED")
+
+
+def session_router() -> APIRouter:
+    """The session endpoints; the caller adds the API-key dependency."""
+    router = APIRouter(prefix="/v1/sessions")
+
+    @router.post("", status_code=201)
+    async def create_session(request: Request) -> JSONResponse:
+        params: SessionCreateParams = validate_body(SessionCreateParams, await read_json_object(request))
+        settings = params.browser_settings
+        context = settings.context if settings else None
+        session = await registry_of(request).create_session(
+            keep_alive=bool(params.keep_alive),
+            region=params.region or "us-west-2",
+            timeout=params.session_timeout,
+            user_metadata=params.user_metadata,
+            context_id=context.id if context else None,
+            persist=bool(context and context.persist),
+            extension_id=params.extension_id or (settings.extension_id if settings else None),
+            log_cdp=not (settings and settings.log_session is False),
+        )
+        return JSONResponse(session.to_json(config_of(request), connect=True), status_code=201)
+
+    @router.get("")
+    async def list_sessions(
+        request: Request, status: str | None = None, q: str | None = None
+    ) -> JSONResponse:
+        if status is not None and status not in STATUSES:
+            raise ApiError(400, f"querystring/status must be one of {', '.join(STATUSES)}")
+        terms = None
+        if q is not None:
+            try:
+                terms = parse_metadata_query(q)
+            except ValueError as exc:
+                raise ApiError(400, f"querystring/q is malformed: {exc}") from None
+        found = [
+            s
+            for s in registry_of(request).sessions.values()
+            if (status is None or s.status == status)
+            and (terms is None or metadata_matches(s.user_metadata, terms))
+        ]
+        found.sort(key=lambda s: s.created_at, reverse=True)
+        return JSONResponse([s.to_json(config_of(request)) for s in found])
+
+    @router.get("/{session_id}")
+    async def retrieve_session(request: Request, session_id: str) -> JSONResponse:
+        session = registry_of(request).get_session(session_id)
+        return JSONResponse(session.to_json(config_of(request), connect=True))
+
+    @router.post("/{session_id}")
+    async def update_session(request: Request, session_id: str) -> JSONResponse:
+        session = registry_of(request).get_session(session_id)
+        body = await read_json_object(request, required=True)
+        if body.get("status") != "REQUEST_RELEASE":
+            raise ApiError(400, "body/status must be equal to constant REQUEST_RELEASE")
+        # Releasing an ended session changes nothing and is not an error: release must be retry-safe.
+        registry_of(request).end_session(session, "COMPLETED", "released by REQUEST_RELEASE")
+        return JSONResponse(session.to_json(config_of(request)))
+
+    @router.get("/{session_id}/debug")
+    async def debug_session(request: Request, session_id: str, expiresIn: str | None = None) -> JSONResponse:
+        session = registry_of(request).get_session(session_id)
+        expires_in = None
+        if expiresIn is not None:
+            if not expiresIn.isdigit() or not 1 <= int(expiresIn) <= devtools.MAX_EXPIRES_IN:
+                raise ApiError(
+                    400, f"querystring/expiresIn must be an integer from 1 to {devtools.MAX_EXPIRES_IN}"
+                )
+            expires_in = int(expiresIn)
+        if not session.live:
+            raise ApiError(410, f"Session {session_id} has ended; live view is no longer available")
+        secret = request.app.state.secret
+        return JSONResponse(await devtools.live_urls(config_of(request), secret, session, expires_in))
+
+    @router.get("/{session_id}/downloads")
+    async def session_downloads(request: Request, session_id: str) -> Response:
+        session = registry_of(request).get_session(session_id)
+        data = await asyncio.to_thread(zip_downloads, session.directory / "downloads")
+        return Response(data, media_type="application/zip")
+
+    @router.get("/{session_id}/logs")
+    async def session_logs(request: Request, session_id: str) -> JSONResponse:
+        return JSONResponse(list(registry_of(request).get_session(session_id).logs))
+
+    @router.get("/{session_id}/recording")
+    async def session_recording(request: Request, session_id: str) -> JSONResponse:
+        registry_of(request).get_session(session_id)
+        return JSONResponse([])  # rrweb recording is deprecated by Browserbase and not recorded here
+
+    @router.get("/{session_id}/replays")
+    async def session_replays(request: Request, session_id: str) -> JSONResponse:
+        registry_of(request).get_session(session_id)
+        return JSONResponse({"pageCount": 0, "pages": []})
+
+    async def recording_downloads(request: Request, session_id: str) -> JSONResponse:
+        registry_of(request).get_session(session_id)
+        return JSONResponse({"downloads": []})  # no video is recorded locally
+
+    for method in ("GET", "POST"):
+        router.add_api_route(
+            "/{session_id}/recording/downloads",
+            recording_downloads,
+            methods=[method],
+            operation_id=f"recording_downloads_{method.lower()}",
+        )
+
+    @router.post("/{session_id}/uploads")
+    async def session_upload(request: Request, session_id: str) -> JSONResponse:
+        session = registry_of(request).get_session(session_id)
+        if not session.live:
+            raise ApiError(400, f"Session {session_id} has ended; uploads need a running session")
+        upload = await read_upload(request)
+        # Stored per session, not in one shared /tmp/.uploads: sessions must not see each other's
+        # files. Code written for Browserbase still works: the CDP proxy maps /tmp/.uploads/<name>
+        # in DOM.setFileInputFiles to this folder.
+        try:
+            target = safe_upload_path(session.directory / "uploads", upload.filename or "")
+        except UnsafeNameError as exc:
+            raise ApiError(400, str(exc)) from None
+        data = await upload.read()
+        await asyncio.to_thread(target.write_bytes, data)
+        return JSONResponse({"message": "File uploaded successfully"})
+
+    return router
