@@ -8,11 +8,10 @@ import logging
 import shutil
 import signal
 import sys
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from airflow_provider_browserbase.local.config import LocalConfig, default_api_key
+from airflow_provider_browserbase.local.config import LocalConfig, default_api_key, make_own_data_dir
 
 if TYPE_CHECKING:
     from types import FrameType
@@ -136,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     previous = {sig: signal.signal(sig, _on_stop_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     _serving["started"] = False
     own_dir = args.data_dir is None
-    data_dir = Path(tempfile.mkdtemp(prefix="browserbase-local-")) if own_dir else Path(args.data_dir)
+    data_dir = make_own_data_dir() if own_dir else Path(args.data_dir)
     config = LocalConfig(
         host=args.host,
         port=args.port,

@@ -2,13 +2,49 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
+import tempfile
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
 DEV_API_KEY = "bb_local_dev_key"
 PROJECT_ID = str(uuid.uuid5(uuid.NAMESPACE_URL, "browserbase-local/project"))
+DATA_DIR_PREFIX = "browserbase-local-"
+PID_FILE = "server.pid"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def sweep_orphaned_data_dirs() -> int:
+    """Remove temporary data folders of servers that were killed before cleaning up; return how many."""
+    removed = 0
+    for folder in Path(tempfile.gettempdir()).glob(f"{DATA_DIR_PREFIX}*"):
+        with contextlib.suppress(OSError, ValueError):
+            pid = int((folder / PID_FILE).read_text())
+            # A folder without a pid file may be one being made right now: left alone.
+            if not _alive(pid):
+                shutil.rmtree(folder, ignore_errors=True)
+                removed += 1
+    return removed
+
+
+def make_own_data_dir() -> Path:
+    """A fresh temporary data folder, tagged with this process's pid for :func:`sweep_orphaned_data_dirs`."""
+    sweep_orphaned_data_dirs()
+    folder = Path(tempfile.mkdtemp(prefix=DATA_DIR_PREFIX))
+    (folder / PID_FILE).write_text(str(os.getpid()))
+    return folder
 
 
 def default_api_key() -> str:

@@ -6,7 +6,6 @@ import asyncio
 import logging
 import shutil
 import socket
-import tempfile
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -14,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import uvicorn
 
 from airflow_provider_browserbase.local.app import create_app
-from airflow_provider_browserbase.local.config import LocalConfig, default_api_key
+from airflow_provider_browserbase.local.config import LocalConfig, default_api_key, make_own_data_dir
 from airflow_provider_browserbase.local.demo_site import demo_mount
 
 if TYPE_CHECKING:
@@ -154,7 +153,7 @@ class LocalServer:
         if self._thread is not None:
             raise RuntimeError("this LocalServer was already started")
         if self._own_data_dir:
-            self.config.data_dir = Path(tempfile.mkdtemp(prefix="browserbase-local-"))
+            self.config.data_dir = make_own_data_dir()
         sock = bind_socket(self.config.host, self.config.port)
         self.config.port = sock.getsockname()[1]
         try:

@@ -42,6 +42,20 @@ ENDED_WITH_LOGS = 100
 KEPT_AFTER_END = ("downloads",)
 
 
+def _prune_ended_dir(directory: Path) -> None:
+    """Keep only an ended session's downloads (if any); a long run then leaves no empty folders."""
+    downloads = directory / "downloads"
+    if not (downloads.is_dir() and any(downloads.iterdir())):
+        shutil.rmtree(directory, ignore_errors=True)
+        return
+    for child in directory.iterdir():
+        if child.name not in KEPT_AFTER_END:
+            if child.is_dir() and not child.is_symlink():
+                shutil.rmtree(child, ignore_errors=True)
+            else:
+                child.unlink(missing_ok=True)
+
+
 class Registry:
     """
     Owns every session, context and extension, and ends sessions by the Browserbase rules.
@@ -283,12 +297,9 @@ class Registry:
         finally:
             if session.browser is not None:
                 await asyncio.to_thread(session.browser.remove_files, KEPT_AFTER_END)
+            await asyncio.to_thread(_prune_ended_dir, session.directory)
             if context is not None:
                 context.idle.set()
-
-    async def wait_ended(self, session: Session) -> None:
-        if session.teardown is not None:
-            await asyncio.shield(session.teardown)
 
     # contexts
 

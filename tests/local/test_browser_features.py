@@ -75,9 +75,23 @@ def test_download_with_relative_download_path_comes_back_in_zip(
         if names:
             break
         time.sleep(0.2)
-    assert len(names) == 1
+    assert len(names) == 1, (
+        names,
+        list((server.app.state.registry.sessions[session["id"]].directory).rglob("*")),
+    )
     assert re.fullmatch(r"report-\d{13}\.txt", names[0]), names
     assert archive.read(names[0]).decode() == REPORT
+
+    # After the session ends only its downloads stay on disk, and they are still served.
+    api.post(f"/v1/sessions/{session['id']}", json={"status": "REQUEST_RELEASE"})
+    wait_for_status(api, session["id"], "COMPLETED")
+    record = server.app.state.registry.sessions[session["id"]]
+    deadline = time.monotonic() + 15
+    while sorted(p.name for p in record.directory.iterdir()) != ["downloads"] and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert sorted(p.name for p in record.directory.iterdir()) == ["downloads"]
+    after = zipfile.ZipFile(io.BytesIO(api.get(f"/v1/sessions/{session['id']}/downloads").content))
+    assert after.namelist() == names
 
 
 def test_playwright_native_download_still_works(api: httpx.Client, browser: Browser, session, server) -> None:

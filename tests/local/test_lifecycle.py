@@ -181,6 +181,34 @@ def test_no_browser_sessions_follow_the_same_lifecycle(make_server) -> None:
         wait_for_status(api, created["id"], "COMPLETED")
         timed = api.post("/v1/sessions", json={"timeout": 60, "keepAlive": True}).json()
         wait_for_status(api, timed["id"], "TIMED_OUT")
+        # Ended sessions with nothing downloaded leave no folder behind, even on a long run.
+        registry = server.app.state.registry
+        folders = [registry.sessions[s["id"]].directory for s in (created, timed)]
+        deadline = time.monotonic() + 10
+        while any(f.exists() for f in folders) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not any(f.exists() for f in folders)
+
+
+def test_data_folders_of_killed_servers_are_swept(tmp_path, monkeypatch) -> None:
+    import subprocess
+
+    from airflow_provider_browserbase.local.config import make_own_data_dir, sweep_orphaned_data_dirs
+
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    orphan = tmp_path / "browserbase-local-orphan"
+    (orphan / "bb-x" / "downloads").mkdir(parents=True)
+    (orphan / "server.pid").write_text(str(dead.pid))
+    being_made = tmp_path / "browserbase-local-no-pid-yet"
+    being_made.mkdir()
+    ours = make_own_data_dir()  # sweeps first
+    assert not orphan.exists()
+    assert being_made.exists()
+    assert (ours / "server.pid").read_text() == str(os.getpid())
+    assert sweep_orphaned_data_dirs() == 0  # a live server's folder is never swept
+    assert ours.exists()
 
 
 def test_idle_cdp_client_is_disconnected(make_server, pw: Playwright) -> None:
