@@ -18,6 +18,7 @@ from airflow_provider_browserbase.local.inputs import (
     registry_of,
     validate_body,
 )
+from airflow_provider_browserbase.local.openapi import file_body, json_body
 from airflow_provider_browserbase.local.records import Extension, iso, utcnow
 from airflow_provider_browserbase.models import ContextCreateParams
 
@@ -43,7 +44,7 @@ def resource_routers() -> list[APIRouter]:
     """The context, extension and project endpoints; the caller adds the API-key dependency."""
     contexts = APIRouter(prefix="/v1/contexts")
 
-    @contexts.post("", status_code=201)
+    @contexts.post("", status_code=201, openapi_extra=json_body(ContextCreateParams))
     async def create_context(request: Request) -> JSONResponse:
         params: ContextCreateParams = validate_body(ContextCreateParams, await read_json_object(request))
         context = registry_of(request).create_context(params.name)
@@ -66,7 +67,7 @@ def resource_routers() -> list[APIRouter]:
 
     extensions = APIRouter(prefix="/v1/extensions")
 
-    @extensions.post("")
+    @extensions.post("", openapi_extra=file_body())
     async def upload_extension(request: Request) -> JSONResponse:
         upload = await read_upload(request)
         extension_id = str(uuid.uuid4())

@@ -17,7 +17,13 @@ from airflow_provider_browserbase.local.inputs import (
     registry_of,
     validate_body,
 )
-from airflow_provider_browserbase.models import SessionCreateParams, metadata_matches, parse_metadata_query
+from airflow_provider_browserbase.local.openapi import file_body, json_body
+from airflow_provider_browserbase.models import (
+    SessionCreateParams,
+    SessionUpdateParams,
+    metadata_matches,
+    parse_metadata_query,
+)
 
 STATUSES = ("PENDING", "RUNNING", "ERROR", "TIMED_OUT", "COMPLETED")
 
@@ -26,7 +32,7 @@ def session_router() -> APIRouter:
     """The session endpoints; the caller adds the API-key dependency."""
     router = APIRouter(prefix="/v1/sessions")
 
-    @router.post("", status_code=201)
+    @router.post("", status_code=201, openapi_extra=json_body(SessionCreateParams))
     async def create_session(request: Request) -> JSONResponse:
         params: SessionCreateParams = validate_body(SessionCreateParams, await read_json_object(request))
         settings = params.browser_settings
@@ -69,7 +75,7 @@ def session_router() -> APIRouter:
         session = registry_of(request).get_session(session_id)
         return JSONResponse(session.to_json(config_of(request), connect=True))
 
-    @router.post("/{session_id}")
+    @router.post("/{session_id}", openapi_extra=json_body(SessionUpdateParams, required=True))
     async def update_session(request: Request, session_id: str) -> JSONResponse:
         session = registry_of(request).get_session(session_id)
         body = await read_json_object(request, required=True)
@@ -126,7 +132,7 @@ def session_router() -> APIRouter:
             operation_id=f"recording_downloads_{method.lower()}",
         )
 
-    @router.post("/{session_id}/uploads")
+    @router.post("/{session_id}/uploads", openapi_extra=file_body())
     async def session_upload(request: Request, session_id: str) -> JSONResponse:
         session = registry_of(request).get_session(session_id)
         if not session.live:

@@ -181,7 +181,19 @@ def test_health_and_openapi_need_no_key(server: LocalServer) -> None:
 
     assert httpx.get(f"{server.base_url}/health").json()["status"] == "ok"
     schema = httpx.get(f"{server.base_url}/openapi.json").json()
-    assert "/v1/sessions" in schema["paths"]
+    create = schema["paths"]["/v1/sessions"]["post"]
+    body = create["requestBody"]["content"]["application/json"]["schema"]
+    assert {
+        "timeout",
+        "keepAlive",
+        "browserSettings",
+        "userMetadata",
+        "proxies",
+        "region",
+    } <= body.keys() | set(body["properties"])
+    assert "$ref" not in json.dumps(create)  # self-contained, so fuzzers can generate bodies from it
+    upload = schema["paths"]["/v1/sessions/{session_id}/uploads"]["post"]["requestBody"]
+    assert "multipart/form-data" in upload["content"]
 
 
 def test_official_sdk_works_against_the_server(server: LocalServer) -> None:
