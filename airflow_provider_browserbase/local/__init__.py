@@ -1,4 +1,25 @@
-"""``browserbase-local``: a Browserbase-compatible REST API served on this machine by headless Chromium."""
+"""
+``browserbase-local``: a Browserbase-compatible REST API served on this machine by headless Chromium.
+
+Run it with ``browserbase-local`` (``--help`` lists the options) or in-process with
+``with LocalServer(port=0) as server: ...``. Every session is its own Chromium; its ``connectUrl``
+(``ws://HOST:PORT/?signingKey=KEY``) goes through a CDP proxy (``proxy.py``).
+
+Where Browserbase's behaviour is undocumented or cannot be copied, these are the choices made:
+
+- A session nobody connects to within the connect deadline (300 s) ends COMPLETED, not ERROR.
+- Uploads are stored per session, not in one shared ``/tmp/.uploads``; the proxy maps the documented
+  ``/tmp/.uploads/<name>`` in ``DOM.setFileInputFiles`` to the session's folder.
+- Downloads reach the session's zip when the client sends ``Browser.setDownloadBehavior`` (any path,
+  relative ``"downloads"`` included); Playwright's own call on connect is left alone so its download
+  API works, and, as on Browserbase, those files are not in the zip.
+- Live-view URLs carry an HMAC token in their path (``/debug/<sid>/<token>/devtools/...``) that expires
+  with the session or ``expiresIn``; ``/debug`` answers 410 once the session ended.
+- Release of an ended session answers 200 with the session unchanged; any ``projectId`` is accepted.
+- ``timeout_scale`` (``LocalServer`` only) multiplies session lifetimes, so tests can see TIMED_OUT
+  without waiting the 60 s minimum; ``expiresAt`` reports the scaled, real end.
+- ``/_admin`` fault injection exists only with ``enable_admin=True`` (``--enable-admin``).
+"""
 
 from __future__ import annotations
 
