@@ -99,6 +99,9 @@ class BrowserbaseHookBase(BaseHook):
         self._asleep: Callable[[float], Awaitable[None]] = asyncio.sleep
         self._clock: Callable[[], float] = time.monotonic
         self._random: Callable[[], float] = random.random
+        # Session id -> create nonce, for sessions created by a re-sent create after an ambiguous failure:
+        # the first create may still produce a session under the same nonce, which ending this one sweeps.
+        self._ambiguous_nonces: dict[str, str] = {}
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(browserbase_conn_id={self.browserbase_conn_id!r})"

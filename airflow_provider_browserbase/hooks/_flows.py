@@ -104,6 +104,8 @@ class BrowserbaseFlows(BrowserbaseHookBase):
         call = ApiCall("create_session", "POST", "/v1/sessions", json=params.to_api(), retry="unsent")
         retries = 0
         rate_limited_for = 0.0
+        # Set once a create was re-sent after an ambiguous failure: two sessions may carry the nonce.
+        resent = False
         while True:
             outcome: Outcome = yield Send(call)
             if outcome.ok:
@@ -111,16 +113,27 @@ class BrowserbaseFlows(BrowserbaseHookBase):
                 created = CreatedSession.model_validate(json_body(call, outcome.response))
                 yield self._session_secrets(created)
                 self.log.info("Created Browserbase session %s (status %s)", created.id, created.status)
+                if resent:
+                    self._ambiguous_nonces[created.id] = nonce
+                    yield from self._release_duplicates(created.id, nonce)
                 return created
             if is_ambiguous(outcome):
-                found = yield from self._find_by_nonce(nonce, outcome)
-                if found is not None:
-                    return (yield from self._recover_created(found, outcome))
-                # Nothing carries the nonce, so the server created nothing: sending again is safe.
-                if retries < self.max_retries and should_retry_header(outcome) is not False:
+                matching = yield from self._find_by_nonce(nonce, outcome)
+                if not matching and retries < self.max_retries and should_retry_header(outcome) is not False:
                     yield from self._retry_pause(call, outcome, retries, self.max_retries)
                     retries += 1
-                    continue
+                    # A slow create is listed only once it has produced its session: look once more
+                    # before sending another, or both would exist.
+                    matching = yield from self._find_by_nonce(nonce, outcome, again=True)
+                    if not matching:
+                        resent = True
+                        continue
+                if matching:
+                    recovered = yield from self._recover_created(matching[0], outcome)
+                    if resent:
+                        self._ambiguous_nonces[recovered.id] = nonce
+                        yield from self._release_duplicates(recovered.id, nonce, matching)
+                    return recovered
                 raise outcome_error(call, outcome)
             if outcome.status == 429:
                 assert outcome.response is not None
@@ -148,22 +161,28 @@ class BrowserbaseFlows(BrowserbaseHookBase):
                 continue
             raise outcome_error(call, outcome)
 
-    def _find_by_nonce(self, nonce: str, failure: Outcome) -> Generator[Step, Any, Session | None]:
-        query = build_metadata_query({NONCE_PATH[0]: {NONCE_PATH[1]: nonce}})
-        self.log.warning(
-            "Browserbase create_session got %s: the session may exist; looking it up by its nonce",
-            describe_outcome(failure),
-        )
+    def _find_by_nonce(
+        self, nonce: str, failure: Outcome, again: bool = False
+    ) -> Generator[Step, Any, list[Session]]:
+        if again:
+            self.log.warning(
+                "Browserbase create_session: no session carries nonce %s yet; looking once more before "
+                "sending the create again",
+                nonce,
+            )
+        else:
+            self.log.warning(
+                "Browserbase create_session got %s: the session may exist; looking it up by its nonce",
+                describe_outcome(failure),
+            )
         try:
-            sessions = yield from self._list_sessions_flow(None, query, call_name="create_session lookup")
+            matching = yield from self._sessions_with_nonce(nonce, "create_session lookup")
         except BrowserbaseError as err:
             raise BrowserbaseError(
                 f"Browserbase create_session got {describe_outcome(failure)} and the lookup of the session "
                 f"by its nonce failed too ({err}); a session tagged userMetadata.airflow.nonce={nonce!r} "
                 "may exist"
             ) from None
-        terms = [(NONCE_PATH, nonce)]
-        matching = [s for s in sessions if metadata_matches(s.user_metadata, terms)]
         if len(matching) > 1:
             self.log.warning(
                 "Browserbase create_session: %d sessions carry nonce %s; using %s",
@@ -171,7 +190,46 @@ class BrowserbaseFlows(BrowserbaseHookBase):
                 nonce,
                 matching[0].id,
             )
-        return matching[0] if matching else None
+        return matching
+
+    def _sessions_with_nonce(self, nonce: str, call_name: str) -> Generator[Step, Any, list[Session]]:
+        query = build_metadata_query({NONCE_PATH[0]: {NONCE_PATH[1]: nonce}})
+        sessions = yield from self._list_sessions_flow(None, query, call_name=call_name)
+        # Filtered here too: a server that ignores the query must not get other sessions ended.
+        terms = [(NONCE_PATH, nonce)]
+        return [s for s in sessions if metadata_matches(s.user_metadata, terms)]
+
+    def _release_duplicates(
+        self, keep_id: str, nonce: str, listed: list[Session] | None = None
+    ) -> Generator[Step, Any, bool]:
+        """
+        End every live session but ``keep_id`` carrying ``nonce``; best effort, never raises.
+
+        Returns whether the sessions could be listed (so the sweep need not be repeated).
+        """
+        try:
+            if listed is None:
+                listed = yield from self._sessions_with_nonce(nonce, "duplicate session sweep")
+            for extra in listed:
+                if extra.id == keep_id or extra.is_terminal:
+                    continue
+                self.log.warning(
+                    "Browserbase session %s was created by a create whose answer was lost (nonce %s), "
+                    "besides session %s; ending it",
+                    extra.id,
+                    nonce,
+                    keep_id,
+                )
+                try:
+                    yield from self._request_release(extra.id)
+                except Exception as err:
+                    self.log.warning("Could not end duplicate Browserbase session %s: %s", extra.id, err)
+        except Exception as err:
+            self.log.warning(
+                "Could not look for duplicates of Browserbase session %s (nonce %s): %s", keep_id, nonce, err
+            )
+            return False
+        return True
 
     def _recover_created(self, found: Session, failure: Outcome) -> Generator[Step, Any, CreatedSession]:
         details = yield from self._get_session_flow(found.id)
@@ -214,6 +272,20 @@ class BrowserbaseFlows(BrowserbaseHookBase):
     def _end_session_flow(
         self, session_id: str, wait: bool, wait_timeout: float, poll_interval: float
     ) -> Generator[Step, Any, Session | None]:
+        nonce = self._ambiguous_nonces.get(session_id)
+        try:
+            session = yield from self._request_release(session_id)
+        except Exception:
+            if nonce is not None:
+                yield from self._release_duplicates(session_id, nonce)
+            raise
+        if nonce is not None and (yield from self._release_duplicates(session_id, nonce)):
+            self._ambiguous_nonces.pop(session_id, None)
+        if wait and session is not None and not session.is_terminal:
+            session = yield from self._wait_until_ended(session_id, wait_timeout, poll_interval)
+        return session
+
+    def _request_release(self, session_id: str) -> Generator[Step, Any, Session | None]:
         path = api_path("/v1/sessions/{}", session_id, what="session_id")
         body: dict[str, Any] = {"status": "REQUEST_RELEASE"}
         if self.conn_settings.project_id:
@@ -235,10 +307,8 @@ class BrowserbaseFlows(BrowserbaseHookBase):
             session = current
         if session.is_terminal:
             self.log.info("Browserbase session %s has ended (status %s)", session_id, session.status)
-            return session
-        self.log.info("Requested the release of Browserbase session %s", session_id)
-        if wait:
-            session = yield from self._wait_until_ended(session_id, wait_timeout, poll_interval)
+        else:
+            self.log.info("Requested the release of Browserbase session %s", session_id)
         return session
 
     def _wait_until_ended(

@@ -112,9 +112,12 @@ class BrowserbaseHook(BrowserbaseFlows):
 
         Settings are validated before any request. The create carries a nonce in
         ``userMetadata.airflow.nonce``; after an ambiguous failure (read timeout, 5xx, dropped connection)
-        the hook looks the session up by that nonce and returns it, and sends a new create only when none
-        exists, so one call yields at most one session. HTTP 429 is waited out as ``Retry-After`` says, up
-        to ``rate_limit_wait`` seconds in total, then raised as :class:`BrowserbaseRateLimitError`.
+        the hook looks the session up by that nonce and returns it, and sends a new create only when two
+        lookups a retry pause apart find none. Should the first create still produce a session after that,
+        the duplicate is ended as soon as a list shows it: right after the new create, and again by
+        :meth:`end_session` for the returned session (same hook instance). HTTP 429 is waited out as
+        ``Retry-After`` says, up to ``rate_limit_wait`` seconds in total, then raised as
+        :class:`BrowserbaseRateLimitError`.
         ``project_id`` defaults to the connection's.
         """
         params = validate_session_settings(settings)
@@ -174,6 +177,8 @@ class BrowserbaseHook(BrowserbaseFlows):
 
         A session that no longer exists (404) gives ``None``; an ended one is returned as is. With ``wait``,
         poll until the session is terminal, raising :class:`BrowserbaseSessionError` after ``wait_timeout``.
+        For a session this hook created by re-sending a create, any other live session carrying the same
+        create nonce is ended too (best effort, warned about, never raised).
         """
         api_path("{}", session_id, what="session_id")
         return self._run(self._end_session_flow(session_id, wait, wait_timeout, poll_interval))
