@@ -27,6 +27,7 @@ import threading
 import time
 from typing import Any
 
+from airflow_provider_browserbase.triggers._shared_transport import MAX_IN_FLIGHT
 from benchmarks._common import (
     API_KEY,
     CONN_ID,
@@ -40,8 +41,8 @@ from benchmarks._common import (
 )
 
 TERMINAL = {"COMPLETED", "ERROR", "TIMED_OUT"}
-# httpx's default pool (AsyncHTTPTransport()): the bound the shared transport keeps connections under.
-POOL_BOUND = 100
+# The shared transport's bound on connections (and requests in flight) per event loop.
+POOL_BOUND = MAX_IN_FLIGHT
 
 
 # ---------------------------------------------------------------------------------------------------------
