@@ -5,8 +5,9 @@ from __future__ import annotations
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from airflow.providers.common.compat.sdk import BaseOperator
+from airflow.providers.common.compat.sdk import BaseOperator, mask_secret
 
+from airflow_provider_browserbase.exceptions import BrowserbaseError, BrowserbaseSessionError
 from airflow_provider_browserbase.hooks.browserbase import BrowserbaseHook
 from airflow_provider_browserbase.links.session import BrowserbaseSessionLink
 from airflow_provider_browserbase.operators._session_settings import (
@@ -16,6 +17,7 @@ from airflow_provider_browserbase.operators._session_settings import (
 )
 from airflow_provider_browserbase.operators._session_xcom import (
     CONNECT_URL_XCOM_KEY,
+    SESSION_ID_XCOM_KEY,
     publish_session,
     session_summary,
 )
@@ -196,3 +198,38 @@ class BrowserbaseEndSessionOperator(BaseOperator):
             return None
         self.log.info("Browserbase session %s: release requested, status %s", self.session_id, session.status)
         return session.status
+
+
+def pull_connect_url(
+    ti: Any,
+    task_id: str = "create_session",
+    *,
+    browserbase_conn_id: str = BrowserbaseHook.default_conn_name,
+) -> str:
+    """
+    The connect URL of the session that ``task_id`` created, masked in this task's logs.
+
+    Use it in a downstream task instead of passing the URL as an argument (arguments show in the UI as
+    rendered fields, and Airflow's log masker is per task process). When the create task ran with
+    ``push_connect_url=False``, the URL is read again from the API by the ``session_id`` XCom.
+
+    :param ti: the task instance of the calling task (``ti`` in the Airflow context).
+    :param task_id: the task that created the session.
+    :param browserbase_conn_id: the connection used to re-read the URL when it is not in XCom.
+    :raises BrowserbaseSessionError: if the session has no connect URL any more (it ended).
+    """
+    connect_url = ti.xcom_pull(task_ids=task_id, key=CONNECT_URL_XCOM_KEY)
+    if connect_url:
+        mask_secret(connect_url)
+        return str(connect_url)
+    session_id = ti.xcom_pull(task_ids=task_id, key=SESSION_ID_XCOM_KEY)
+    if not session_id:
+        raise BrowserbaseError(f"Task {task_id!r} pushed no Browserbase session_id to XCom")
+    session = BrowserbaseHook(browserbase_conn_id).get_session(str(session_id))  # masks what it reads
+    if not session.connect_url:
+        raise BrowserbaseSessionError(
+            session.id,
+            session.status,
+            f"Browserbase session {session.id} has no connect URL (status {session.status})",
+        )
+    return session.connect_url
