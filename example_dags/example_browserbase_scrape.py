@@ -29,6 +29,7 @@ from airflow.sdk import Param, dag, task
 from airflow_provider_browserbase.operators.session import (
     BrowserbaseCreateSessionOperator,
     BrowserbaseEndSessionOperator,
+    pull_connect_url,
 )
 from airflow_provider_browserbase.sensors.session import BrowserbaseSessionSensor
 
@@ -75,12 +76,11 @@ def example_browserbase_scrape() -> None:
         session_id: str, params: dict[str, Any], run_id: str, ti: Any = None
     ) -> dict[str, Any]:
         """Walk the listing page by page; return the records and where the first page's captures are."""
-        from airflow.providers.common.compat.sdk import mask_secret
         from playwright.sync_api import sync_playwright
 
-        # Pulled here rather than passed as an argument: arguments are shown in the UI as rendered fields.
-        connect_url = ti.xcom_pull(task_ids="create_session", key="connect_url")
-        mask_secret(connect_url)
+        # Pulled here rather than passed as an argument (arguments show in the UI as rendered fields),
+        # and masked in this task's logs.
+        connect_url = pull_connect_url(ti, "create_session")
         folder = run_folder(params["output_dir"], run_id)
         folder.mkdir(parents=True, exist_ok=True)
         records: list[dict[str, Any]] = []
