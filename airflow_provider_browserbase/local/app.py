@@ -13,7 +13,7 @@ from fastapi import Depends, FastAPI, Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
 
-from airflow_provider_browserbase.local import devtools
+from airflow_provider_browserbase.local import devtools, live_page
 from airflow_provider_browserbase.local.api_resources import resource_routers
 from airflow_provider_browserbase.local.api_sessions import session_router
 from airflow_provider_browserbase.local.chromium import find_chromium, sweep_stale_dirs
@@ -116,6 +116,8 @@ def create_app(config: LocalConfig, extra_routes: Sequence[BaseRoute] = ()) -> F
             501, "browserbase-local has no Selenium endpoint; connect with CDP (connectUrl)"
         )
 
+    # Opened from Airflow's "Browserbase Session" link, so without the API key (see live_page.py).
+    app.router.routes.append(Route("/sessions/{session_id}/live", live_page.session_live_page))
     app.router.routes.append(Route("/devtools/{path:path}", devtools.frontend_file))
     app.router.routes.append(Route("/devtools-fullscreen/{path:path}", devtools.frontend_file))
     app.router.routes.append(WebSocketRoute("/", cdp_proxy))
