@@ -15,7 +15,15 @@ Where Browserbase's behaviour is undocumented or cannot be copied, these are the
   API works, and, as on Browserbase, those files are not in the zip.
 - Live-view URLs carry an HMAC token in their path (``/debug/<sid>/<token>/devtools/...``) that expires
   with the session or ``expiresIn``; ``/debug`` answers 410 once the session ended.
+- ``/sessions/<id>/live`` (the hook's ``session_url()``, linked from Airflow's UI) needs no API key: it
+  embeds the session's live view with the same token ``/debug`` hands out, so whoever sees the link can
+  control the browser while the session runs, as Browserbase's dashboard link allows anyone logged into
+  the project. It never shows the API key or the signing key (see ``live_page.py``).
 - Release of an ended session answers 200 with the session unchanged; any ``projectId`` is accepted.
+- Release ends the session at once unless ``release_delay`` (``--release-delay``) is set: then, as on
+  Browserbase, whose release is asynchronous, the answer still says RUNNING and the session ends
+  COMPLETED after the delay, browser and clients alive until then. The last client's disconnect (without
+  ``keepAlive``) is a release too and waits the same; a release during the delay changes nothing.
 - ``timeout_scale`` (``LocalServer`` only) multiplies session lifetimes, so tests can see TIMED_OUT
   without waiting the 60 s minimum; ``expiresAt`` reports the scaled, real end.
 - ``/_admin`` fault injection exists only with ``enable_admin=True`` (``--enable-admin``).

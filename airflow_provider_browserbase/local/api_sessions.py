@@ -82,7 +82,7 @@ def session_router() -> APIRouter:
         if body.get("status") != "REQUEST_RELEASE":
             raise ApiError(400, "body/status must be equal to constant REQUEST_RELEASE")
         # Releasing an ended session changes nothing and is not an error: release must be retry-safe.
-        registry_of(request).end_session(session, "COMPLETED", "released by REQUEST_RELEASE")
+        registry_of(request).release_session(session, "released by REQUEST_RELEASE")
         return JSONResponse(session.to_json(config_of(request)))
 
     @router.get("/{session_id}/debug")

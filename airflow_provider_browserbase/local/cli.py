@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import math
 import shutil
 import signal
 import sys
@@ -30,6 +31,13 @@ def _non_negative_int(text: str) -> int:
     value = int(text)
     if value < 0:
         raise argparse.ArgumentTypeError("must be 0 or more")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    value = float(text)
+    if not 0 <= value < math.inf:  # also refuses nan
+        raise argparse.ArgumentTypeError("must be a finite number, 0 or more")
     return value
 
 
@@ -81,6 +89,13 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=600.0,
         help="seconds without a CDP command before a client is disconnected; 0 = never (default 600)",
+    )
+    parser.add_argument(
+        "--release-delay",
+        type=_non_negative_float,
+        default=0.0,
+        help="seconds a released session stays RUNNING before it ends COMPLETED, as Browserbase releases "
+        "asynchronously (default 0: at once)",
     )
     parser.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
     return parser
@@ -149,6 +164,7 @@ def main(argv: list[str] | None = None) -> int:
         creations_per_minute=args.creations_per_minute,
         enable_admin=args.enable_admin,
         cdp_idle_timeout=args.cdp_idle_timeout or None,
+        release_delay=args.release_delay,
     )
     try:
         return asyncio.run(_serve(config, args.log_level, demo=not args.no_demo))

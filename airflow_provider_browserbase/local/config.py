@@ -72,6 +72,9 @@ class LocalConfig:
     :param enable_admin: Serve ``/_admin`` fault-injection endpoints.
     :param cdp_idle_timeout: Seconds without a CDP command from a client after which its connection is
         closed, as Browserbase does after 10 minutes (``None``: never).
+    :param release_delay: Seconds between a release (``REQUEST_RELEASE``, or the last client's disconnect
+        without ``keepAlive``) and the session's end, as Browserbase releases asynchronously; the session
+        stays RUNNING, with its browser and clients, until then. 0 ends it at once.
     :param log_limit: CDP request/response pairs kept per session for ``/logs``.
     :param project_id: Id of the one synthetic project.
     """
@@ -90,6 +93,7 @@ class LocalConfig:
     timeout_scale: float = 1.0
     enable_admin: bool = False
     cdp_idle_timeout: float | None = 600.0
+    release_delay: float = 0.0
     log_limit: int = 1000
     project_id: str = PROJECT_ID
 

@@ -136,6 +136,8 @@ class Session:
     updated_at: dt.datetime = field(default_factory=utcnow)
     expires_at: dt.datetime = field(default_factory=utcnow)
     ended_at: dt.datetime | None = None
+    # Set by the first release while ``release_delay`` keeps the session RUNNING.
+    release_requested_at: dt.datetime | None = None
     status: str = "PENDING"
     browser: BrowserProcess | None = None
     clients: set[ClientConnection] = field(default_factory=set)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import shutil
 import socket
 import threading
@@ -79,6 +80,7 @@ class LocalServer:
     :param timeout_scale: Factor applied to session timeouts (tests use a small one; 1.0 otherwise).
     :param enable_admin: Serve the ``/_admin`` fault-injection endpoints.
     :param cdp_idle_timeout: Seconds without a CDP command before a client is disconnected (``None``: never).
+    :param release_delay: Seconds a released session stays RUNNING before it ends COMPLETED (0: at once).
     :param extra_routes: Additional routes or mounts for the app.
     :param demo: Serve the examples' demo shop at ``/demo``.
     :param startup_timeout: Seconds to wait for the server to come up.
@@ -100,10 +102,13 @@ class LocalServer:
         timeout_scale: float = 1.0,
         enable_admin: bool = False,
         cdp_idle_timeout: float | None = 600.0,
+        release_delay: float = 0.0,
         extra_routes: Sequence[BaseRoute] = (),
         demo: bool = True,
         startup_timeout: float = 30.0,
     ) -> None:
+        if not 0 <= release_delay < math.inf:
+            raise ValueError("release_delay must be a finite number of seconds, 0 or more")
         self._own_data_dir = data_dir is None
         self.config = LocalConfig(
             host=host,
@@ -119,6 +124,7 @@ class LocalServer:
             timeout_scale=timeout_scale,
             enable_admin=enable_admin,
             cdp_idle_timeout=cdp_idle_timeout,
+            release_delay=release_delay,
         )
         self._extra_routes = [*extra_routes, demo_mount()] if demo else list(extra_routes)
         self._startup_timeout = startup_timeout

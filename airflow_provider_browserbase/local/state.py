@@ -62,7 +62,8 @@ class Registry:
 
     A session is RUNNING while its browser lives. It ends COMPLETED when released, when its last CDP
     client disconnects (unless ``keepAlive``), or when nobody connected within the connect deadline;
-    TIMED_OUT at ``expiresAt``; ERROR when its browser dies on its own.
+    TIMED_OUT at ``expiresAt``; ERROR when its browser dies on its own. The first two are releases:
+    with ``release_delay`` the session stays RUNNING (browser and clients included) that long first.
 
     :param config: Server settings.
     :param executable: Chromium executable, ``None`` in ``--no-browser`` mode.
@@ -242,7 +243,29 @@ class Registry:
     def client_disconnected(self, session: Session, client: ClientConnection) -> None:
         session.clients.discard(client)
         if not session.clients and not session.keep_alive:
-            self.end_session(session, "COMPLETED", "its last CDP client disconnected")
+            self.release_session(session, "its last CDP client disconnected")
+
+    def release_session(self, session: Session, reason: str) -> None:
+        """
+        End the session COMPLETED, after ``release_delay`` seconds if one is set.
+
+        Browserbase releases asynchronously: the answer to ``REQUEST_RELEASE`` may still say RUNNING and
+        clients poll until the status is terminal. A release during the delay changes nothing, and so does
+        one of an ended session. A timeout or a browser crash during the delay still ends it their way.
+        """
+        delay = self.config.release_delay
+        if not session.live or session.release_requested_at is not None:
+            return
+        if delay <= 0:
+            self.end_session(session, "COMPLETED", reason)
+            return
+        session.release_requested_at = utcnow()
+        log.info("Session %s: release requested (%s); it ends in %.1f s", session.id, reason, delay)
+        session.tasks.append(asyncio.get_running_loop().create_task(self._release_later(session, reason)))
+
+    async def _release_later(self, session: Session, reason: str) -> None:
+        await asyncio.sleep(self.config.release_delay)
+        self.end_session(session, "COMPLETED", reason)
 
     def end_session(self, session: Session, status: str, reason: str) -> bool:
         """Mark the session ended now and tear it down in the background; False if it had ended."""

@@ -122,3 +122,26 @@ def test_cli_rejects_bad_options(capsys: pytest.CaptureFixture[str]) -> None:
             main(bad)
         assert exited.value.code == 2
     assert "--max-sessions" in capsys.readouterr().err
+
+
+def test_cli_release_delay_reaches_the_server_config(monkeypatch: pytest.MonkeyPatch) -> None:
+    from airflow_provider_browserbase.local import cli
+
+    seen = {}
+
+    async def fake_serve(config, log_level: str, demo: bool = True) -> int:
+        seen["release_delay"] = config.release_delay
+        return 0
+
+    monkeypatch.setattr(cli, "_serve", fake_serve)
+    assert main(["--port", "0", "--no-browser", "--release-delay", "2.5"]) == 0
+    assert seen == {"release_delay": 2.5}
+    assert cli.build_parser().parse_args([]).release_delay == 0
+
+
+@pytest.mark.parametrize("bad", ["-1", "nan", "inf", "soon"])
+def test_cli_rejects_bad_release_delay(bad: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["--release-delay", bad])
+    assert exited.value.code == 2
+    assert "--release-delay" in capsys.readouterr().err
