@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib
 import json
+import subprocess
+import sys
 from importlib.metadata import entry_points
 from pathlib import Path
 
@@ -77,21 +79,36 @@ def test_providers_manager_discovers_the_provider():
     assert any(name == "browserbase" for name in manager.taskflow_decorators)
 
 
-def test_connection_form_as_airflow_3_2_renders_it():
-    """The React UI's form metadata, built the way the API server builds it (from provider info only)."""
-    from airflow.api_fastapi.core_api.services.ui.connections import HookMetaService
+_FORM_METADATA = """
+import json
+from airflow.api_fastapi.core_api.services.ui.connections import HookMetaService
+(meta,) = [m for m in HookMetaService.hook_meta_data() if m.connection_type == "browserbase"]
+print(json.dumps(meta.model_dump(mode="json")))
+"""
 
-    (meta,) = [m for m in HookMetaService.hook_meta_data() if m.connection_type == "browserbase"]
-    standard = meta.standard_fields.model_dump()
+
+def test_connection_form_as_the_api_server_renders_it():
+    """
+    The React UI's form metadata, built as the API server builds it, in a fresh process.
+
+    Airflow 3.2+ reads it from the provider info without importing the hook; 3.1 from the hook's
+    classmethods. A fresh process, because the providers manager caches what it loaded.
+    """
+    result = subprocess.run(
+        [sys.executable, "-c", _FORM_METADATA], capture_output=True, text=True, check=False, timeout=120
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    meta = json.loads(result.stdout.strip().splitlines()[-1])
+    standard = meta["standard_fields"]
     assert standard["password"]["title"] == "API Key"
     assert standard["host"]["title"] == "API base URL"
     assert "api.browserbase.com" in standard["host"]["placeholder"]
     for hidden in ("login", "port", "url_schema"):
         assert standard[hidden]["hidden"] is True
-    extra = meta.extra_fields
-    assert extra is not None
-    assert extra["project_id"]["schema"] == {"type": ["string", "null"], "title": "Project ID"}
-    assert "project" in extra["project_id"]["description"]
+    extra = meta["extra_fields"]
+    (project_id,) = [value for key, value in extra.items() if key.endswith("project_id")]
+    assert project_id["schema"]["title"] == "Project ID"
+    assert "null" in project_id["schema"]["type"]
 
 
 def test_hook_classmethods_describe_the_same_form_for_airflow_3_1():

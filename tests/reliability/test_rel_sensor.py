@@ -71,7 +71,7 @@ def test_a_deferred_sensor_times_out_in_the_trigger(
 def test_killing_a_deferred_sensor_leaves_its_session_untouched(
     api_conn: str, api_admin: Admin, running_session: str, make_context: Any
 ) -> None:
-    from airflow.sdk.exceptions import TaskDeferred
+    from airflow.providers.common.compat.sdk import TaskDeferred
 
     sensor = BrowserbaseSessionSensor(
         task_id="wait", session_id=running_session, browserbase_conn_id=api_conn,

@@ -6,7 +6,7 @@ from unittest import mock
 
 import pytest
 from airflow.providers.common.compat.sdk import AirflowSensorTimeout, TaskDeferred
-from airflow.sdk.exceptions import AirflowRescheduleException
+from airflow.exceptions import AirflowRescheduleException
 
 from airflow_provider_browserbase.exceptions import (
     BrowserbaseAuthenticationError,
