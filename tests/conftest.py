@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from support import TEST_API_KEY, connection_uri_env
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -37,9 +38,14 @@ if TYPE_CHECKING:
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE_DAGS = REPO / "example_dags"
 TEST_DAGS = REPO / "tests" / "dags"
-TEST_API_KEY = "bb_test_key_for_the_suite"
 
-_AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="bbp-airflow-home-"))
+# Set up once per process: a second import of this file under another module name must not make a
+# second AIRFLOW_HOME (Airflow keeps the first one it read), so the home is remembered with the pid.
+if os.environ.get("BBP_TEST_AIRFLOW_HOME_PID") == str(os.getpid()):
+    _AIRFLOW_HOME = Path(os.environ["AIRFLOW_HOME"])
+else:
+    _AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="bbp-airflow-home-"))
+    os.environ["BBP_TEST_AIRFLOW_HOME_PID"] = str(os.getpid())
 os.environ["AIRFLOW_HOME"] = str(_AIRFLOW_HOME)
 os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(EXAMPLE_DAGS)
 os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
@@ -59,14 +65,6 @@ os.environ["AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST"] = json.dumps(
     ]
 )
 os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "INFO")
-
-
-def connection_uri_env(base_url: str, api_key: str, project_id: str | None = None) -> str:
-    """The JSON form of a ``browserbase`` connection, for an ``AIRFLOW_CONN_*`` variable."""
-    conn: dict[str, object] = {"conn_type": "browserbase", "host": base_url, "password": api_key}
-    if project_id:
-        conn["extra"] = {"project_id": project_id}
-    return json.dumps(conn)
 
 
 # ---------------------------------------------------------------------------------------------------------

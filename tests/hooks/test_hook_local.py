@@ -14,7 +14,7 @@ from airflow_provider_browserbase.exceptions import (
     BrowserbaseRateLimitError,
 )
 from airflow_provider_browserbase.hooks.browserbase import BrowserbaseHook
-from tests.conftest import connection_uri_env
+from tests.support import connection_uri_env
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

@@ -13,7 +13,7 @@ from playwright.sync_api import Error as PlaywrightError
 from airflow_provider_browserbase.hooks.browserbase import BrowserbaseHook
 from airflow_provider_browserbase.local.server import LocalServer
 from airflow_provider_browserbase.models import is_terminal
-from tests.conftest import connection_uri_env
+from tests.support import connection_uri_env
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

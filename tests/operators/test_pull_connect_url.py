@@ -12,7 +12,7 @@ from airflow_provider_browserbase.hooks.browserbase import BrowserbaseHook
 from airflow_provider_browserbase.models import SessionDetails
 from airflow_provider_browserbase.operators import session as session_module
 from airflow_provider_browserbase.operators.session import pull_connect_url
-from tests.conftest import connection_uri_env
+from tests.support import connection_uri_env
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

@@ -5,8 +5,8 @@ from typing import TYPE_CHECKING, Any
 from unittest import mock
 
 import pytest
-from airflow.providers.common.compat.sdk import AirflowSensorTimeout, TaskDeferred
 from airflow.exceptions import AirflowRescheduleException
+from airflow.providers.common.compat.sdk import AirflowSensorTimeout, TaskDeferred
 
 from airflow_provider_browserbase.exceptions import (
     BrowserbaseAuthenticationError,
