@@ -3,8 +3,13 @@ Fixtures for the real-scheduler test: an Airflow deployment of its own and a hea
 
 ``airflow_cluster`` starts ``airflow api-server``, ``dag-processor``, ``scheduler`` and ``triggerer`` on a
 temporary ``AIRFLOW_HOME`` (LocalExecutor, SQLite), with the ``browserbase_default`` connection pointing at
-the session's ``local_server``. Its processes are stopped by pid at the end of the module and their logs are
-copied to ``test-artifacts/system/`` for a look after a CI failure.
+``local_server``. Its processes are stopped by pid at the end of the module and their logs are copied to
+``test-artifacts/system/`` for a look after a CI failure.
+
+``local_server`` here replaces the suite's session-wide one for these tests: a ``browserbase-local`` of the
+module whose sessions end ``RELEASE_DELAY`` seconds after their release, as Browserbase releases
+asynchronously. The scrape example's sensor, which runs right after ``end_session``, then finds its session
+still RUNNING and defers to the triggerer: the example itself shows the deferral.
 """
 
 from __future__ import annotations
@@ -18,17 +23,37 @@ from typing import TYPE_CHECKING
 import pytest
 from airflow_cluster import AirflowCluster
 
+from airflow_provider_browserbase.local.server import LocalServer
+from tests.support import TEST_API_KEY, connection_uri_env
+
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
     from playwright.sync_api import Browser
 
-    from airflow_provider_browserbase.local.server import LocalServer
-
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE_DAGS = REPO / "example_dags"
 SYSTEM_DAGS = Path(__file__).resolve().parent / "dags"
 ARTIFACTS = REPO / "test-artifacts" / "system"
+# Must be longer than the scheduler takes to run end_session and start the sensor after the scrape's
+# browser disconnected (which released the session): 2-3 s measured on two cores (timings.txt records it).
+# Every release in these tests waits this long, so it is not made larger than a safe margin needs.
+RELEASE_DELAY = 20.0
+
+
+@pytest.fixture(scope="module")
+def local_server() -> Iterator[LocalServer]:
+    """``browserbase-local`` with real Chromium and a release delay; ``browserbase_default`` points at it."""
+    with LocalServer(host="127.0.0.1", port=0, api_key=TEST_API_KEY, release_delay=RELEASE_DELAY) as server:
+        previous = os.environ.get("AIRFLOW_CONN_BROWSERBASE_DEFAULT")
+        os.environ["AIRFLOW_CONN_BROWSERBASE_DEFAULT"] = connection_uri_env(server.base_url, server.api_key)
+        try:
+            yield server
+        finally:
+            if previous is None:
+                os.environ.pop("AIRFLOW_CONN_BROWSERBASE_DEFAULT", None)
+            else:
+                os.environ["AIRFLOW_CONN_BROWSERBASE_DEFAULT"] = previous
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +69,7 @@ def airflow_cluster(local_server: LocalServer, artifacts: Path) -> Iterator[Airf
     cluster = AirflowCluster(
         home,
         bundles={"dags-folder": EXAMPLE_DAGS, "system-dags": SYSTEM_DAGS},
-        # Set by the local_server fixture for the pytest process; handed on to every Airflow process.
+        # Set by local_server for the pytest process; handed on to every Airflow process.
         extra_env={"AIRFLOW_CONN_BROWSERBASE_DEFAULT": os.environ["AIRFLOW_CONN_BROWSERBASE_DEFAULT"]},
     )
     try:

@@ -5,19 +5,22 @@ Runs under Airflow's own scheduler, DAG processor, triggerer and API server (Loc
   triggerer's job, the triggerer's own records ("trigger ... starting", "Trigger fired event") land in the
   sensor's log, and the sensor resumes on a worker with the event: the trigger was serialized, rebuilt and
   run in another process.
-- The scrape example, triggered through the REST API, runs to success and returns the demo shop's records.
+- The scrape example, triggered through the REST API, runs to success and returns the demo shop's records;
+  its own ``confirm_session_completed`` sensor defers to the triggerer, since the server (see
+  ``conftest.py``) ends a released session only after a delay, as Browserbase releases asynchronously.
 - In the web UI (headless Chromium), the ``browserbase`` connection form shows its fields (and the saved
   connection tests green from the API server's process); while a sensor waits in the triggerer, its
   details show our trigger, and the create-session task's "Browserbase Session" link opens the server's
   live page of that session. Screenshots go to ``test-artifacts/system/``.
 
-The system DAG (``dags/system_deferred_sensor.py``) exists because the scrape example's sensor runs after
-the session has ended, so it finds COMPLETED on its first poke and never defers.
+The system DAG (``dags/system_deferred_sensor.py``) keeps the session running until the test ends it from
+outside, so the test can look at the deferred sensor (in the API and the UI) for as long as it needs.
 """
 
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -37,6 +40,7 @@ TRIGGER_CLASSPATH = "airflow_provider_browserbase.triggers.session.BrowserbaseSe
 SYSTEM_DAG = "system_deferred_sensor"
 SCRAPE_DAG = "example_browserbase_scrape"
 SENSOR = "wait_until_completed"
+SCRAPE_SENSOR = "confirm_session_completed"
 CREATE = "create_session"
 
 
@@ -112,16 +116,26 @@ def test_deferred_sensor_waits_in_the_separate_triggerer(
     cluster = airflow_cluster
     deferred, session_id = deferred_run["deferred_ti"], deferred_run["session_id"]
 
-    # While deferred, the trigger row held our class and was claimed by the triggerer's job.
-    assert deferred["trigger"]["classpath"] == TRIGGER_CLASSPATH
-    assert deferred["triggerer_job"]["job_type"] == "TriggererJob"
-    assert deferred["trigger"]["triggerer_id"] == deferred["triggerer_job"]["id"]
+    _assert_deferred_to_the_triggerer(deferred)
     assert deferred_run["status_while_deferred"] == "RUNNING"
     jobs = cluster.client.get("/api/v2/jobs", params={"job_type": "TriggererJob"}).raise_for_status().json()
     assert deferred["triggerer_job"]["id"] in {job["id"] for job in jobs["jobs"]}
 
-    # The triggerer wrote its records into the sensor's log; then the worker resumed with the event.
-    log = cluster.task_log(SYSTEM_DAG, deferred_run["run_id"], SENSOR)
+    _assert_resumed_from_the_triggerer(cluster, SYSTEM_DAG, deferred_run["run_id"], SENSOR, session_id)
+
+
+def _assert_deferred_to_the_triggerer(ti: dict[str, Any]) -> None:
+    """While deferred, the trigger row held our class and was claimed by the triggerer's job."""
+    assert ti["trigger"]["classpath"] == TRIGGER_CLASSPATH
+    assert ti["triggerer_job"]["job_type"] == "TriggererJob"
+    assert ti["trigger"]["triggerer_id"] == ti["triggerer_job"]["id"]
+
+
+def _assert_resumed_from_the_triggerer(
+    cluster: AirflowCluster, dag_id: str, run_id: str, task_id: str, session_id: str
+) -> None:
+    """The triggerer wrote its records into the sensor's log; then the worker resumed with the event."""
+    log = cluster.task_log(dag_id, run_id, task_id)
     assert "triggerer_job_runner.py" in log
     starting = re.search(r"\(ID \d+\) starting", log)
     assert starting, log
@@ -132,9 +146,9 @@ def test_deferred_sensor_waits_in_the_separate_triggerer(
     assert session_id in fired_line, fired_line
     assert "'status': 'success'" in fired_line, fired_line
 
-    tis = {ti["task_id"]: ti for ti in cluster.task_instances(SYSTEM_DAG, deferred_run["run_id"])}
-    assert tis[SENSOR]["state"] == "success"
-    assert tis[SENSOR]["try_number"] == 1, "the sensor resumed in the same try, as a deferral should"
+    tis = {ti["task_id"]: ti for ti in cluster.task_instances(dag_id, run_id)}
+    assert tis[task_id]["state"] == "success"
+    assert tis[task_id]["try_number"] == 1, "the sensor resumed in the same try, as a deferral should"
 
 
 def test_scrape_example_runs_to_success(airflow_cluster: AirflowCluster, local_server: LocalServer) -> None:
@@ -146,11 +160,19 @@ def test_scrape_example_runs_to_success(airflow_cluster: AirflowCluster, local_s
     with cluster.timed(f"{SCRAPE_DAG}: parsed"):
         cluster.wait_for_dag(SCRAPE_DAG)
     cluster.unpause(SCRAPE_DAG)
+    deferred: list[dict[str, Any]] = []
+
+    def watch_sensor(tis: list[dict[str, Any]]) -> None:
+        for ti in tis:
+            if ti["task_id"] == SCRAPE_SENSOR and ti["state"] == "deferred" and ti.get("triggerer_job"):
+                deferred.append(ti)
+
     with cluster.timed(f"{SCRAPE_DAG}: trigger until the run ended"):
         run_id = cluster.trigger(SCRAPE_DAG, conf={"base_url": demo_url, "output_dir": str(output_dir)})
-        run = cluster.run_to_end(SCRAPE_DAG, run_id, timeout=420)
+        run = cluster.run_to_end(SCRAPE_DAG, run_id, timeout=420, on_poll=watch_sensor)
     if run["state"] != "success":
         pytest.fail(f"{SCRAPE_DAG} ended {run['state']}\n{cluster.describe_run(SCRAPE_DAG, run_id)}")
+    _record_release_margin(cluster, run_id)
 
     states = {ti["task_id"]: ti["state"] for ti in cluster.task_instances(SCRAPE_DAG, run_id)}
     assert set(states.values()) == {"success"}, states
@@ -159,9 +181,28 @@ def test_scrape_example_runs_to_success(airflow_cluster: AirflowCluster, local_s
     assert screenshot.is_relative_to(output_dir)
     assert screenshot.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
     session_id = _xcom(cluster, SCRAPE_DAG, run_id, CREATE, "session_id")
-    sensor_log = cluster.task_log(SCRAPE_DAG, run_id, "confirm_session_completed")
-    assert f"Browserbase session {session_id} reached status COMPLETED" in sensor_log
     assert _session_status(local_server, session_id) == "COMPLETED"
+
+    # The scrape's disconnect released the session; it was still RUNNING when the sensor first poked, so
+    # the example's own sensor waited in the triggerer, and resumed with the trigger's event.
+    assert deferred, (
+        f"{SCRAPE_SENSOR} was never seen DEFERRED: raise RELEASE_DELAY in conftest.py\n"
+        f"{cluster.describe_run(SCRAPE_DAG, run_id)}"
+    )
+    _assert_deferred_to_the_triggerer(deferred[0])
+    _assert_resumed_from_the_triggerer(cluster, SCRAPE_DAG, run_id, SCRAPE_SENSOR, session_id)
+
+
+def _record_release_margin(cluster: AirflowCluster, run_id: str) -> None:
+    """Put in timings.txt how long after the scrape's end the sensor started: RELEASE_DELAY must exceed it."""
+    tis = {ti["task_id"]: ti for ti in cluster.task_instances(SCRAPE_DAG, run_id)}
+    scraped = tis["scrape_products"].get("end_date")
+    poked = tis[SCRAPE_SENSOR].get("start_date")
+    if scraped and poked:
+        gap = datetime.fromisoformat(poked) - datetime.fromisoformat(scraped)
+        cluster.timings[f"{SCRAPE_DAG}: sensor started after the scrape ended (< RELEASE_DELAY)"] = round(
+            gap.total_seconds(), 1
+        )
 
 
 def test_connection_form_shows_the_browserbase_fields(
@@ -248,6 +289,8 @@ def test_create_session_task_links_to_the_live_session(
         )
         opened = popup.value
         opened.wait_for_load_state()
+        # The embedded DevTools frontend draws itself after the load event; the screenshot should show it.
+        opened.frame_locator("#live-view").get_by_role("tab", name="Elements").wait_for()
         opened.screenshot(path=artifacts / "session-live-page.png")
     finally:
         page.context.close()
