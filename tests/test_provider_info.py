@@ -117,3 +117,17 @@ def test_hook_classmethods_describe_the_same_form_for_airflow_3_1():
     behaviour = BrowserbaseHook.get_ui_field_behaviour()
     assert behaviour["relabeling"] == {"password": "API Key", "host": "API base URL"}
     assert set(behaviour["hidden_fields"]) == {"schema", "port", "login"}
+
+
+def test_airflow_cli_shows_the_provider():
+    airflow = Path(sys.executable).with_name("airflow")
+    result = subprocess.run(
+        [str(airflow), "providers", "get", "airflow-provider-browserbase", "--output", "json"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=180,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    (shown,) = json.loads(result.stdout[result.stdout.index("[") :])
+    assert shown == {"Provider": "airflow-provider-browserbase", "Version": __version__}
