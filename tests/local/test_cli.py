@@ -110,10 +110,11 @@ def test_cli_without_chromium_explains_how_to_install(
 ) -> None:
     missing = tmp_path / "no-such-chromium"
     before = set(Path(tempfile.gettempdir()).glob("browserbase-local-*"))
+    handler_before = signal.getsignal(signal.SIGTERM)  # not always the default: dag.test() installs one
     assert main(["--port", "0", "--chromium", str(missing)]) == 2
     assert str(missing) in capsys.readouterr().err
     assert set(Path(tempfile.gettempdir()).glob("browserbase-local-*")) <= before  # its temp folder is gone
-    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # handlers restored
+    assert signal.getsignal(signal.SIGTERM) is handler_before  # handlers restored
 
 
 def test_cli_rejects_bad_options(capsys: pytest.CaptureFixture[str]) -> None:
