@@ -217,3 +217,22 @@ def test_archive_writes_screenshot_pdf_and_the_downloaded_file(
         "browserbase_archive_downloads": {},
     }
     assert_no_running_session(local_server.base_url)
+
+
+@pytest.mark.usefixtures("airflow_db")
+def test_page_title_returns_the_pages_title(
+    example_dagbag: Any, local_server: LocalServer, demo_url: str
+) -> None:
+    dag_run = run_example(example_dagbag, "example_browserbase_page_title", url=f"{demo_url}/")
+
+    assert_succeeded(dag_run)
+    assert xcom_value(dag_run, "page_title") == "Demo shop"
+    assert_no_running_session(local_server.base_url)
+
+
+def test_readme_quotes_the_minimal_example_as_it_is() -> None:
+    """The README's minimal DAG is ``example_browserbase_page_title.py``, not a copy that drifts."""
+    readme = (EXAMPLE_DAGS.parent / "README.md").read_text()
+    source = (EXAMPLE_DAGS / "example_browserbase_page_title.py").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", readme, flags=re.DOTALL)
+    assert source in blocks
