@@ -25,13 +25,14 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+from unittest import mock
 
 import pytest
-from support import TEST_API_KEY, connection_uri_env
+from support import TEST_API_KEY, chromium_pids, connection_uri_env, default_connection_to
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
 
     from airflow_provider_browserbase.local.server import LocalServer
 
@@ -81,25 +82,6 @@ _TEMP_PREFIXES = (
 )
 
 
-def _chromium_pids() -> set[int]:
-    pids = set()
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes().split(b"\0")
-            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
-        except OSError:
-            continue
-        if state == "Z" or not cmdline or not cmdline[0]:
-            continue
-        if b"chrom" in Path(cmdline[0].decode(errors="replace")).name.encode() and any(
-            arg.startswith(b"--user-data-dir") for arg in cmdline
-        ):
-            pids.add(int(entry.name))
-    return pids
-
-
 def _temp_entries() -> set[str]:
     return {p.name for p in Path(tempfile.gettempdir()).iterdir() if p.name.startswith(_TEMP_PREFIXES)}
 
@@ -108,7 +90,7 @@ _BEFORE: dict[str, set] = {}
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
-    _BEFORE["pids"] = _chromium_pids()
+    _BEFORE["pids"] = chromium_pids()
     _BEFORE["temp"] = _temp_entries()
 
 
@@ -116,7 +98,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     shutil.rmtree(_AIRFLOW_HOME, ignore_errors=True)
     deadline = time.monotonic() + 10
     while True:
-        pids = _chromium_pids() - _BEFORE.get("pids", set())
+        pids = chromium_pids() - _BEFORE.get("pids", set())
         temps = _temp_entries() - _BEFORE.get("temp", set())
         if not (pids or temps) or time.monotonic() > deadline:
             break
@@ -170,16 +152,8 @@ def _start_server(**options: object) -> LocalServer:
 @pytest.fixture(scope="session")
 def local_server() -> Iterator[LocalServer]:
     """``browserbase-local`` with real Chromium for the session; ``browserbase_default`` points at it."""
-    with _start_server(max_sessions=4, pool_size=0) as server:
-        previous = os.environ.get("AIRFLOW_CONN_BROWSERBASE_DEFAULT")
-        os.environ["AIRFLOW_CONN_BROWSERBASE_DEFAULT"] = connection_uri_env(server.base_url, server.api_key)
-        try:
-            yield server
-        finally:
-            if previous is None:
-                os.environ.pop("AIRFLOW_CONN_BROWSERBASE_DEFAULT", None)
-            else:
-                os.environ["AIRFLOW_CONN_BROWSERBASE_DEFAULT"] = previous
+    with _start_server(max_sessions=4, pool_size=0) as server, default_connection_to(server):
+        yield server
 
 
 @pytest.fixture(scope="session")
@@ -214,3 +188,24 @@ def quick_conn(quick_server: LocalServer, monkeypatch: pytest.MonkeyPatch) -> st
         "AIRFLOW_CONN_BROWSERBASE_QUICK", connection_uri_env(quick_server.base_url, quick_server.api_key)
     )
     return "browserbase_quick"
+
+
+@pytest.fixture
+def make_context() -> Callable[..., dict[str, Any]]:
+    """A task context whose ``ti`` is a mock recording XCom pushes; ``ti`` fields can be overridden."""
+
+    def make(**ti_fields: Any) -> dict[str, Any]:
+        ti = mock.MagicMock()
+        fields = {
+            "dag_id": "dag",
+            "task_id": "task",
+            "run_id": "manual__2026",
+            "try_number": 1,
+            "map_index": -1,
+        }
+        fields.update(ti_fields)
+        for name, value in fields.items():
+            setattr(ti, name, value)
+        return {"ti": ti, "params": {}, "dag_id": fields["dag_id"], "run_id": fields["run_id"]}
+
+    return make

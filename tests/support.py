@@ -4,6 +4,15 @@ conftest under a second name would run its set-up twice)."""
 from __future__ import annotations
 
 import json
+import os
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from airflow_provider_browserbase.local.server import LocalServer
 
 TEST_API_KEY = "bb_test_key_for_the_suite"
 
@@ -14,3 +23,41 @@ def connection_uri_env(base_url: str, api_key: str, project_id: str | None = Non
     if project_id:
         conn["extra"] = {"project_id": project_id}
     return json.dumps(conn)
+
+
+@contextmanager
+def default_connection_to(server: LocalServer) -> Iterator[LocalServer]:
+    """Point ``browserbase_default`` at ``server`` while the block runs (and restore what was there)."""
+    previous = os.environ.get("AIRFLOW_CONN_BROWSERBASE_DEFAULT")
+    os.environ["AIRFLOW_CONN_BROWSERBASE_DEFAULT"] = connection_uri_env(server.base_url, server.api_key)
+    try:
+        yield server
+    finally:
+        if previous is None:
+            os.environ.pop("AIRFLOW_CONN_BROWSERBASE_DEFAULT", None)
+        else:
+            os.environ["AIRFLOW_CONN_BROWSERBASE_DEFAULT"] = previous
+
+
+def chromium_pids(user_data_dir_prefix: str | Path | None = None) -> set[int]:
+    """
+    Live Chromium processes (zombies do not count), those whose ``--user-data-dir`` starts with
+    ``user_data_dir_prefix`` if given, else every Chromium started with a ``--user-data-dir``.
+    """
+    marker = (
+        f"--user-data-dir={user_data_dir_prefix}".encode() if user_data_dir_prefix else b"--user-data-dir"
+    )
+    pids = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().split(b"\0")
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if state == "Z" or not cmdline or b"chrom" not in cmdline[0].rsplit(b"/", 1)[-1]:
+            continue
+        if any(arg.startswith(marker) for arg in cmdline):
+            pids.add(int(entry.name))
+    return pids

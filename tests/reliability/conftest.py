@@ -25,9 +25,9 @@ from reliability_helpers import (
     FAULT_TALLY,
     RELIABILITY_DAGS,
     Admin,
-    chromium_pids_using,
     conn_json,
 )
+from support import chromium_pids
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -49,9 +49,9 @@ def _serve(**options: Any) -> Iterator[LocalServer]:
         admin.close()
         server.stop()
         deadline = time.monotonic() + 10
-        while (left := chromium_pids_using(data_dir)) and time.monotonic() < deadline:
+        while (left := chromium_pids(data_dir)) and time.monotonic() < deadline:
             time.sleep(0.2)
-        assert left == [], f"Chromium processes left after the server stopped: {left}"
+        assert left == set(), f"Chromium processes left after the server stopped: {left}"
         assert not data_dir.exists(), f"the server left its data folder {data_dir}"
 
 
@@ -116,28 +116,6 @@ def reliability_bundle(monkeypatch: pytest.MonkeyPatch) -> str:
     )
     monkeypatch.setenv("AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST", json.dumps(bundles))
     return str(RELIABILITY_DAGS)
-
-
-@pytest.fixture
-def make_context() -> Any:
-    """A task context whose ``ti`` is a mock recording XCom pushes."""
-    from unittest import mock
-
-    def make(**ti_fields: Any) -> dict[str, Any]:
-        ti = mock.MagicMock()
-        fields = {
-            "dag_id": "rel",
-            "task_id": "task",
-            "run_id": "manual__rel",
-            "try_number": 1,
-            "map_index": -1,
-        }
-        fields.update(ti_fields)
-        for name, value in fields.items():
-            setattr(ti, name, value)
-        return {"ti": ti, "params": {}, "dag_id": fields["dag_id"], "run_id": fields["run_id"]}
-
-    return make
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

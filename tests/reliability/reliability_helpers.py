@@ -25,23 +25,6 @@ def conn_json(base_url: str, api_key: str = API_KEY) -> str:
     return json.dumps({"conn_type": "browserbase", "host": base_url, "password": api_key})
 
 
-def chromium_pids_using(data_dir: Path) -> list[int]:
-    """Chromium processes whose ``--user-data-dir`` lies in ``data_dir`` (zombies do not count)."""
-    marker = f"--user-data-dir={data_dir}".encode()
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes().split(b"\0")
-            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
-        except OSError:
-            continue
-        if state != "Z" and any(arg.startswith(marker) for arg in cmdline):
-            found.append(int(entry.name))
-    return found
-
-
 class Admin:
     """
     The server's REST and ``/_admin`` endpoints, for setting faults and checking for leaks.

@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
-from reliability_helpers import API_KEY, Admin, chromium_pids_using
+from reliability_helpers import API_KEY, Admin
+from support import chromium_pids
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -122,13 +123,13 @@ def test_fifty_concurrent_creates_against_four_slots(
 def test_concurrent_creates_with_real_browsers(chromium_server: LocalServer, chromium_admin: Admin) -> None:
     responses = asyncio.run(create_burst(chromium_server.base_url, 10))
     ids = check_burst(responses, LIMIT)
-    assert len(chromium_pids_using(chromium_server.data_dir)) >= LIMIT  # one browser (and helpers) each
+    assert len(chromium_pids(chromium_server.data_dir)) >= LIMIT  # one browser (and helpers) each
     folders = {chromium_server.data_dir / p.name for p in chromium_server.data_dir.iterdir()}
     release_all(chromium_server.base_url, ids)
     deadline = time.monotonic() + 20
-    while chromium_pids_using(chromium_server.data_dir) and time.monotonic() < deadline:
+    while chromium_pids(chromium_server.data_dir) and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert chromium_pids_using(chromium_server.data_dir) == []
+    assert chromium_pids(chromium_server.data_dir) == set()
     # Only the downloads of ended sessions stay (served after the end, as Browserbase does); the rest
     # of a session's folder goes in the background once its browser is gone.
     leftovers: list[Any] = []

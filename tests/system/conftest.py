@@ -24,7 +24,7 @@ import pytest
 from airflow_cluster import AirflowCluster
 
 from airflow_provider_browserbase.local.server import LocalServer
-from tests.support import TEST_API_KEY, connection_uri_env
+from tests.support import TEST_API_KEY, default_connection_to
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -44,16 +44,11 @@ RELEASE_DELAY = 20.0
 @pytest.fixture(scope="module")
 def local_server() -> Iterator[LocalServer]:
     """``browserbase-local`` with real Chromium and a release delay; ``browserbase_default`` points at it."""
-    with LocalServer(host="127.0.0.1", port=0, api_key=TEST_API_KEY, release_delay=RELEASE_DELAY) as server:
-        previous = os.environ.get("AIRFLOW_CONN_BROWSERBASE_DEFAULT")
-        os.environ["AIRFLOW_CONN_BROWSERBASE_DEFAULT"] = connection_uri_env(server.base_url, server.api_key)
-        try:
-            yield server
-        finally:
-            if previous is None:
-                os.environ.pop("AIRFLOW_CONN_BROWSERBASE_DEFAULT", None)
-            else:
-                os.environ["AIRFLOW_CONN_BROWSERBASE_DEFAULT"] = previous
+    with (
+        LocalServer(host="127.0.0.1", port=0, api_key=TEST_API_KEY, release_delay=RELEASE_DELAY) as server,
+        default_connection_to(server),
+    ):
+        yield server
 
 
 @pytest.fixture(scope="module")
