@@ -112,6 +112,7 @@ def test_no_secret_in_logs_xcom_rendered_fields_or_errors(
         "example_browserbase_fanout": {"urls": [f"{demo}/{p.path}" for p in PRODUCTS[:2]]},
         "example_browserbase_login_context": {"base_url": demo},
         "example_browserbase_archive": {"page_url": f"{demo}/download", "destination": f"file://{tmp_path}"},
+        "example_browserbase_page_title": {"url": f"{demo}/"},
     }
     bag = DagBag(dag_folder=str(EXAMPLES))
     assert sorted(bag.dag_ids) == sorted(confs), "an example DAG is not covered by this test"
