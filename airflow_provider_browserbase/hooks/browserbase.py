@@ -328,9 +328,13 @@ class BrowserbaseHook(BrowserbaseFlows):
         return await self._arun(self._create_context_flow(name, project_id))
 
     @staticmethod
-    def _context_call(call: str, method: str, context_id: str) -> ApiCall:
-        path = api_path("/v1/contexts/{}", context_id, what="context_id")
+    def _by_id_call(call: str, method: str, collection: str, resource_id: str, what: str) -> ApiCall:
+        """A GET or DELETE of one context or extension (a DELETE answers with no body)."""
+        path = api_path(f"/v1/{collection}/{{}}", resource_id, what=what)
         return ApiCall(call, method, path, accept="*/*" if method == "DELETE" else "application/json")
+
+    def _context_call(self, call: str, method: str, context_id: str) -> ApiCall:
+        return self._by_id_call(call, method, "contexts", context_id, "context_id")
 
     def get_context(self, context_id: str) -> BrowserbaseContext:
         return self._run(
@@ -359,10 +363,8 @@ class BrowserbaseHook(BrowserbaseFlows):
         )
         return await self._arun(self._one_flow(self._extension_call(part), Extension))
 
-    @staticmethod
-    def _extension_id_call(call: str, method: str, extension_id: str) -> ApiCall:
-        path = api_path("/v1/extensions/{}", extension_id, what="extension_id")
-        return ApiCall(call, method, path, accept="*/*" if method == "DELETE" else "application/json")
+    def _extension_id_call(self, call: str, method: str, extension_id: str) -> ApiCall:
+        return self._by_id_call(call, method, "extensions", extension_id, "extension_id")
 
     def get_extension(self, extension_id: str) -> Extension:
         return self._run(
