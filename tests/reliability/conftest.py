@@ -65,9 +65,9 @@ def api_fault_server() -> Iterator[LocalServer]:
     yield from _serve(max_sessions=50, no_browser=True)
 
 
-@pytest.fixture
-def chromium_admin(chromium_server: LocalServer) -> Iterator[Admin]:
-    admin = Admin(chromium_server)
+def _admin(server: LocalServer) -> Iterator[Admin]:
+    """Fault injection for one test: no faults before or after it, and no session left running."""
+    admin = Admin(server)
     admin.clear()
     try:
         yield admin
@@ -75,18 +75,16 @@ def chromium_admin(chromium_server: LocalServer) -> Iterator[Admin]:
     finally:
         admin.clear()
         admin.close()
+
+
+@pytest.fixture
+def chromium_admin(chromium_server: LocalServer) -> Iterator[Admin]:
+    yield from _admin(chromium_server)
 
 
 @pytest.fixture
 def api_admin(api_fault_server: LocalServer) -> Iterator[Admin]:
-    admin = Admin(api_fault_server)
-    admin.clear()
-    try:
-        yield admin
-        admin.assert_no_running()
-    finally:
-        admin.clear()
-        admin.close()
+    yield from _admin(api_fault_server)
 
 
 @pytest.fixture
