@@ -28,10 +28,11 @@ class CountingPool(httpx.AsyncHTTPTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         self.seen += 1
+        number = self.seen  # read before the pause: other requests move ``seen`` on meanwhile
         self.in_flight += 1
         self.peak = max(self.peak, self.in_flight)
         await asyncio.sleep(0.001)
-        if self.fail_every and self.seen % self.fail_every == 0:
+        if self.fail_every and number % self.fail_every == 0:
             self.in_flight -= 1
             self.failures += 1
             raise httpx.ConnectError("refused")
