@@ -346,6 +346,33 @@ class Session(_ResponseModel):
         return SessionStatus.is_failed(self.status)
 
 
+# A signing key shorter than this is not trusted to be masked on its own (Airflow skips very short secrets).
+_MIN_MASKABLE_KEY = 16
+
+
+def session_secrets(session: Session) -> tuple[str, ...]:
+    """
+    The strings to register with a log masker so that ``session``'s credentials never print.
+
+    The signing key is the credential. A URL that carries it verbatim is covered by masking the key alone:
+    it prints as ``wss://host/?signingKey=***``, which says where the session lives without granting it.
+    A connect URL that does not carry the key verbatim (encoded, or a key too short to trust) is masked
+    whole. The Selenium URL is not a credential (Browserbase sends the key in a header beside it).
+
+    As few strings as possible, on purpose: Airflow's secrets masker recompiles one regex over every secret
+    registered in the process for each new one (and so does the task supervisor's), so each extra string
+    per session makes a process that creates n sessions pay more of an O(n²) cost. Registering the
+    connect URL *and* the key was 10x slower per session than the key alone at 50 sessions (measure:
+    ``python -m benchmarks --only api``).
+    """
+    key = getattr(session, "signing_key", None) or ""
+    found = [key] if key else []
+    url = getattr(session, "connect_url", None)
+    if url and not (len(key) >= _MIN_MASKABLE_KEY and key in url):
+        found.append(url)
+    return tuple(found)
+
+
 class SessionDetails(Session):
     """``GET /v1/sessions/{id}``: a session plus, while it lives, its (secret) connection details."""
 

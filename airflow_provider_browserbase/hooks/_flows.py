@@ -48,6 +48,7 @@ from airflow_provider_browserbase.models import (
     SessionStatus,
     build_metadata_query,
     metadata_matches,
+    session_secrets,
     validation_errors,
 )
 
@@ -71,8 +72,7 @@ class BrowserbaseFlows(BrowserbaseHookBase):
 
     @staticmethod
     def _session_secrets(session: Session) -> Mask:
-        values = (getattr(session, "connect_url", None), getattr(session, "signing_key", None))
-        return Mask(tuple(v for v in values if v))
+        return Mask(session_secrets(session))
 
     def _with_nonce(self, params: SessionCreateParams, nonce: str) -> SessionCreateParams:
         metadata = dict(params.user_metadata or {})

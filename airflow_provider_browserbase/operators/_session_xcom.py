@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.providers.common.compat.sdk import mask_secret
 
 from airflow_provider_browserbase.links.session import BrowserbaseSessionLink
+from airflow_provider_browserbase.models import session_secrets
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -17,16 +18,11 @@ if TYPE_CHECKING:
 SESSION_ID_XCOM_KEY = "session_id"
 CONNECT_URL_XCOM_KEY = "connect_url"
 
-# Each of these lets whoever holds it drive the session's browser.
-_SECRET_FIELDS = ("connect_url", "selenium_remote_url", "signing_key")
-
 
 def mask_session_secrets(session: Session) -> None:
     """Register the session's credentials with the log masker of this task process."""
-    for field in _SECRET_FIELDS:
-        value = getattr(session, field, None)
-        if value:
-            mask_secret(value)
+    for secret in session_secrets(session):
+        mask_secret(secret)
 
 
 def publish_session(context: Context, hook: BrowserbaseHook, session: Session) -> None:

@@ -195,9 +195,41 @@ async def test_api_key_never_leaks(
 def test_created_session_secrets_are_masked(api: ScriptedApi, hook: BrowserbaseHook) -> None:
     from airflow.sdk._shared.secrets_masker.secrets_masker import _secrets_masker
 
-    api.on("POST", "/v1/sessions", httpx.Response(201, json=created_json()))
+    key = "a-long-enough-signing-key-0123456789"
+    body = {**created_json("s-key"), "connectUrl": f"ws://bb.test/?signingKey={key}", "signingKey": key}
+    api.on("POST", "/v1/sessions", httpx.Response(201, json=body))
+    created = hook.create_session()
+    masker = _secrets_masker()
+    # The key is the credential: masking it covers the URL that carries it, and the host stays readable.
+    assert masker.redact(f"url {created.connect_url}") == "url ws://bb.test/?signingKey=***"
+    assert masker.redact(created.signing_key) == "***"
+    assert created.connect_url not in repr(created)
+    assert created.signing_key not in repr(created)
+
+
+def test_a_connect_url_without_the_key_verbatim_is_masked_whole(
+    api: ScriptedApi, hook: BrowserbaseHook
+) -> None:
+    from airflow.sdk._shared.secrets_masker.secrets_masker import _secrets_masker
+
+    key = "sk/with+chars=that-get-encoded"
+    encoded = "sk%2Fwith%2Bchars%3Dthat-get-encoded"
+    body = {**created_json("s-enc"), "connectUrl": f"wss://bb.test/?signingKey={encoded}", "signingKey": key}
+    api.on("POST", "/v1/sessions", httpx.Response(201, json=body))
     created = hook.create_session()
     masker = _secrets_masker()
     assert masker.redact(f"url {created.connect_url}") == "url ***"
-    assert masker.redact(created.signing_key) == "***"
-    assert created.connect_url not in repr(created)
+    assert masker.redact(f"key {key}") == "key ***"
+
+
+def test_a_key_too_short_to_trust_masks_the_whole_url(api: ScriptedApi, hook: BrowserbaseHook) -> None:
+    from airflow.sdk._shared.secrets_masker.secrets_masker import _secrets_masker
+
+    body = {
+        **created_json("s-short"),
+        "connectUrl": "ws://bb.test/?signingKey=short-key",
+        "signingKey": "short-key",
+    }
+    api.on("POST", "/v1/sessions", httpx.Response(201, json=body))
+    created = hook.create_session()
+    assert _secrets_masker().redact(f"url {created.connect_url}") == "url ***"

@@ -225,7 +225,9 @@ def test_execute_creates_a_tagged_session_and_pushes_xcoms(
             SESSION_URL_XCOM_KEY: hook.session_url(session.id),
         }
         masked = {call.args[0] for call in mask.call_args_list}
-        assert {session.connect_url, session.signing_key} <= masked
+        # The signing key alone: the connect URL carries it verbatim, so masking it covers the URL.
+        assert session.signing_key in masked
+        assert session.signing_key in (session.connect_url or "")
     finally:
         hook.end_session(summary["id"])
 
