@@ -11,7 +11,9 @@ never the child) while it samples the child's TCP connections to the server and 
   the SDK would do), polling ``sessions.retrieve`` at the same interval.
 
 CPU seconds are the child's user + system time while the watchers run, divided by the polls made. The
-delay of an event is the time it arrived minus the session's ``endedAt`` on the server.
+delay of an event is the time it arrived minus the session's ``endedAt`` on the server; it is split into
+the time from the end to the start of the poll that saw it (what the trigger's cadence decides: at most
+one interval) and that poll's round trip (what the API and the loop's load add, for any poller).
 """
 
 from __future__ import annotations
@@ -55,21 +57,25 @@ async def _watch_ours(session_ids: list[str], interval: float, events: list[Any]
     from airflow_provider_browserbase.triggers.session import BrowserbaseSessionTrigger
 
     polls = 0
-    # Count the reads whichever method the trigger polls with.
+    poll_started: dict[str, float] = {}
+    # Count the reads whichever method the trigger polls with, and note when each session's last one began.
     for name in ("aget_session", "aget_session_status"):
         original = getattr(BrowserbaseHook, name)
 
         async def counted(self: BrowserbaseHook, session_id: str, _original: Any = original) -> Any:
             nonlocal polls
             polls += 1
-            return await _original(self, session_id)
+            started = time.time()
+            answer = await _original(self, session_id)
+            poll_started[session_id] = started
+            return answer
 
         setattr(BrowserbaseHook, name, counted)
 
     async def one(session_id: str) -> None:
         trigger = BrowserbaseSessionTrigger(session_id, browserbase_conn_id=CONN_ID, poll_interval=interval)
         async for event in trigger.run():
-            events.append((session_id, time.time(), event.payload["status"]))
+            events.append((session_id, time.time(), event.payload["status"], poll_started[session_id]))
 
     await asyncio.gather(*(one(sid) for sid in session_ids))
     return polls
@@ -85,10 +91,11 @@ async def _watch_sdk(session_ids: list[str], interval: float, events: list[Any],
         client = AsyncBrowserbase(api_key=API_KEY, base_url=base_url)
         try:
             while True:
+                started = time.time()
                 session = await client.sessions.retrieve(session_id)
                 polls += 1
                 if session.status in TERMINAL:
-                    events.append((session_id, time.time(), session.status))
+                    events.append((session_id, time.time(), session.status, started))
                     return
                 await asyncio.sleep(interval)
         finally:
@@ -270,13 +277,19 @@ def _one_run(mode: str, server: ServerProcess, count: int, interval: float, spre
         raise RuntimeError(f"trigger child failed: {err[-3000:]}")
     data = json.loads(out.strip().splitlines()[-1])
     ended = _ended_at(server.base_url, session_ids)
-    delays = [t - ended[sid] for sid, t, _ in data["events"] if sid in ended]
+    delays = [t - ended[sid] for sid, t, _, _ in data["events"] if sid in ended]
+    # From the end to the start of the poll that saw it: what the poll cadence decides. The rest of the
+    # delay is that poll's own round trip, which no poller can avoid.
+    seen = [started - ended[sid] for sid, _, _, started in data["events"] if sid in ended]
+    round_trips = [t - started for _, t, _, started in data["events"]]
     return {
         "cpu_per_1000": data["cpu"] / max(data["polls"], 1) * 1000,
         "polls": data["polls"],
         "events": len(data["events"]),
-        "success": sum(1 for *_, status in data["events"] if status in ("success", "COMPLETED")),
+        "success": sum(1 for _, _, status, _ in data["events"] if status in ("success", "COMPLETED")),
         "delays": delays,
+        "seen": seen,
+        "round_trips": round_trips,
         "max_connections": max(sampler.connections, default=0),
         "median_connections": median(sampler.connections) if sampler.connections else 0,
         "rss_growth": max(max(sampler.rss, default=0), data["maxrss"]) - data["rss_ready"],
@@ -297,8 +310,8 @@ def run(quick: bool) -> Result:
     def agg(mode: str, key: str) -> float:
         return median([r[key] for r in measured[mode]])
 
-    def delays(mode: str) -> list[float]:
-        return [d for r in measured[mode] for d in r["delays"]]
+    def delays(mode: str, key: str = "delays") -> list[float]:
+        return [d for r in measured[mode] for d in r[key]]
 
     ours_cpu, sdk_cpu = agg("ours", "cpu_per_1000"), agg("sdk", "cpu_per_1000")
     result.rows.append(
@@ -335,16 +348,39 @@ def run(quick: bool) -> Result:
         )
     )
     all_ours, all_sdk = delays("ours"), delays("sdk")
+    seen_ours, seen_sdk = delays("ours", "seen"), delays("sdk", "seen")
+    trips_ours, trips_sdk = delays("ours", "round_trips"), delays("sdk", "round_trips")
     delivered = all(r["events"] == count and r["success"] == count for r in measured["ours"])
-    worst = max(all_ours, default=float("inf"))
+    worst_seen = max(seen_ours, default=float("inf"))
+    nan = float("nan")
     result.rows.append(
         Row(
-            figure="session end → event delay, median / max",
-            ours=f"{ms(median(all_ours))} / {ms(worst)}",
-            reference=f"{ms(median(all_sdk))} / {ms(max(all_sdk, default=float('nan')))} (SDK)",
-            ratio=median(all_ours) / median(all_sdk) if all_sdk else None,
+            figure="session end → start of the poll that saw it, median / max",
+            ours=f"{ms(median(seen_ours))} / {ms(worst_seen)}",
+            reference=f"{ms(median(seen_sdk))} / {ms(max(seen_sdk, default=nan))} (SDK)",
+            ratio=worst_seen / max(seen_sdk) if seen_sdk else None,
             target=f"every event, max ≤ poll interval ({interval:g} s)",
-            met=delivered and worst <= interval,
+            met=delivered and worst_seen <= interval,
+        )
+    )
+    result.rows.append(
+        Row(
+            figure="session end → event delay, median / max (the above plus that poll's round trip)",
+            ours=f"{ms(median(all_ours))} / {ms(max(all_ours, default=nan))}",
+            reference=f"{ms(median(all_sdk))} / {ms(max(all_sdk, default=nan))} (SDK)",
+            ratio=median(all_ours) / median(all_sdk) if all_sdk else None,
+            target="—",
+            met=None,
+        )
+    )
+    result.rows.append(
+        Row(
+            figure="round trip of the poll that saw the end, median / max",
+            ours=f"{ms(median(trips_ours))} / {ms(max(trips_ours, default=nan))}",
+            reference=f"{ms(median(trips_sdk))} / {ms(max(trips_sdk, default=nan))} (SDK)",
+            ratio=median(trips_ours) / median(trips_sdk) if trips_sdk else None,
+            target="—",
+            met=None,
         )
     )
     polls = {mode: int(agg(mode, "polls")) for mode in measured}
