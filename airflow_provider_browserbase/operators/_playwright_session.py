@@ -9,6 +9,7 @@ is imported only when a session is opened, never when a DAG is parsed.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -29,6 +30,34 @@ log = logging.getLogger(__name__)
 
 # After the browser connection drops, how long to wait for the API to report why (a terminal status).
 STATUS_SETTLE_SECONDS = 5.0
+
+
+@contextmanager
+def node_compile_cache() -> Iterator[None]:
+    """
+    Start Playwright's node driver with V8's compile cache on (``NODE_COMPILE_CACHE``, Node >= 22).
+
+    Every task process starts a new driver, which compiles Playwright's JavaScript again: about 0.5 CPU s.
+    With the cache in the user's cache folder, later drivers load the compiled code instead (measured
+    0.5 -> 0.35 CPU s and 0.45 -> 0.28 s per start; ``python -m benchmarks --only throughput``). The
+    variable is set only while the driver starts, and not at all when the user set it or the folder
+    cannot be made: the cache is an optimisation, never a reason to fail.
+    """
+    if "NODE_COMPILE_CACHE" in os.environ:
+        yield
+        return
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    folder = os.path.join(base, "airflow-provider-browserbase", "node-compile-cache")
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError:
+        yield
+        return
+    os.environ["NODE_COMPILE_CACHE"] = folder
+    try:
+        yield
+    finally:
+        os.environ.pop("NODE_COMPILE_CACHE", None)
 
 
 @dataclass(frozen=True)
@@ -97,7 +126,8 @@ class PlaywrightSession:
 
             from playwright.sync_api import sync_playwright
 
-            playwright = sync_playwright().start()
+            with node_compile_cache():
+                playwright = sync_playwright().start()
             cleanup.callback(self._best_effort, "stop Playwright", playwright.stop)
             browser = playwright.chromium.connect_over_cdp(connect_url)
             cleanup.callback(self._best_effort, "disconnect from the browser", browser.close)
