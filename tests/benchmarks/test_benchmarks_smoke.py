@@ -35,6 +35,7 @@ EXPECTED_ROWS = [
     ("session start", "session create (POST /v1/sessions) latency"),
     ("throughput", "8 `@task.browserbase` tasks"),
     ("throughput", "same, against the CPU floor"),
+    ("throughput", "machine CPU busy while the"),
     ("throughput", "creates refused (HTTP 429)"),
 ]
 
