@@ -70,6 +70,9 @@ class BrowserbaseSessionSensor(BaseSensorOperator):
         self.deferrable = deferrable
         if not self.target_statuses:
             raise ValueError("target_statuses must name at least one session status")
+        if self.deferrable and self.poke_interval <= 0:
+            # A zero interval would make the trigger poll in a busy loop inside the shared triggerer.
+            raise ValueError(f"poke_interval must be > 0 seconds when deferrable (got {poke_interval!r})")
 
     @cached_property
     def hook(self) -> BrowserbaseHook:

@@ -35,8 +35,9 @@ TRANSIENT_ERRORS = (BrowserbaseConnectionError, BrowserbaseRateLimitError, Brows
 # Seconds between two "still RUNNING" log lines of one trigger (a status change is always logged).
 STILL_WAITING_LOG_EVERY = 60.0
 
-# The trigger's clock and sleep, looked up at call time so that tests can run the schedule on a fake clock.
+# The trigger's clocks and sleep, looked up at call time so that tests can run the schedule on a fake clock.
 _clock = time.monotonic
+_wall_clock = time.time
 _sleep = asyncio.sleep
 
 
@@ -97,6 +98,9 @@ class BrowserbaseSessionTrigger(BaseTrigger):
         self.target_statuses = list(target_statuses)
         self.failure_statuses = list(failure_statuses)
         self.poll_interval = float(poll_interval)
+        if not self.poll_interval > 0:
+            # Zero would poll in a busy loop inside the triggerer, which every other trigger shares.
+            raise ValueError(f"poll_interval must be > 0 seconds (got {poll_interval!r})")
         self.end_time = None if end_time is None else float(end_time)
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
@@ -131,19 +135,27 @@ class BrowserbaseSessionTrigger(BaseTrigger):
         for a 5 s interval). The first poll is immediate; the second comes after a random part of the
         interval, so the watchers of a triggerer that starts (or restarts) with many sessions spread over
         the interval instead of hitting the API in one burst every ``poll_interval`` seconds. Neither
-        makes any gap between two polls longer than the interval. A poll that is late starts at once.
+        makes any gap between two polls longer than the interval. A poll that is late starts at once;
+        after a transient error (5xx, 429, network), the next poll waits a full interval from the error
+        instead, so that an API in trouble is not polled back to back. Status lines and transient-error
+        warnings are written on a change and then once a minute: a triggerer may watch thousands.
         """
         last_status: str | None = None
-        logged_at = -math.inf
+        logged_at = warned_at = -math.inf
+        failing = False
         next_poll: float | None = None
         while True:
             polled_at = _clock()
+            failed = False
             try:
                 session = await hook.aget_session_status(self.session_id)
             except TRANSIENT_ERRORS as err:
-                self.log.warning(
-                    "Could not read Browserbase session %s, polling again: %s", self.session_id, err
-                )
+                failed = True
+                if not failing or _clock() - warned_at >= STILL_WAITING_LOG_EVERY:
+                    self.log.warning(
+                        "Could not read Browserbase session %s, polling again: %s", self.session_id, err
+                    )
+                    warned_at = _clock()
             except BrowserbaseError as err:
                 return self._event("error", last_status, str(err))
             else:
@@ -157,7 +169,8 @@ class BrowserbaseSessionTrigger(BaseTrigger):
                 if changed or _clock() - logged_at >= STILL_WAITING_LOG_EVERY:
                     self.log.info("Browserbase session %s is %s", self.session_id, last_status)
                     logged_at = _clock()
-            remaining = None if self.end_time is None else self.end_time - time.time()
+            failing = failed
+            remaining = None if self.end_time is None else self.end_time - _wall_clock()
             if remaining is not None and remaining <= 0:
                 return self._event(
                     "timeout",
@@ -170,7 +183,7 @@ class BrowserbaseSessionTrigger(BaseTrigger):
                 next_poll = polled_at + random.uniform(0, self.poll_interval)  # noqa: S311 (spreading, not secrecy)
             else:
                 next_poll += self.poll_interval
-            next_poll = max(next_poll, now)
+            next_poll = max(next_poll, now + self.poll_interval if failed else now)
             pause = next_poll - now
             await _sleep(pause if remaining is None else min(pause, remaining))
 

@@ -8,12 +8,17 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from airflow_provider_browserbase.exceptions import BrowserbaseServerError
 from airflow_provider_browserbase.models import Session
 from airflow_provider_browserbase.triggers import session as trigger_module
 from airflow_provider_browserbase.triggers.session import BrowserbaseSessionTrigger
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
+
+
+# The fake wall clock (``time.time()`` for deadlines) runs with the fake monotonic one, from a real date.
+WALL_OFFSET = 1_795_000_000.0
 
 
 class FakeClock:
@@ -49,6 +54,8 @@ class SlowApi:
                 api.poll_starts.append(api.clock.now)
                 status = api.statuses[min(len(api.poll_starts), len(api.statuses)) - 1]
                 await api.clock.sleep(api.latency)
+                if status == "HTTP 503":
+                    raise BrowserbaseServerError("get_session", 503, "overloaded", session_id=session_id)
                 return Session(id=session_id, status=status)
 
             async def aclose(self) -> None:
@@ -73,6 +80,7 @@ class RecordingLog:
 def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
     fake = FakeClock()
     monkeypatch.setattr(trigger_module, "_clock", fake)
+    monkeypatch.setattr(trigger_module, "_wall_clock", lambda: fake.now + WALL_OFFSET)
     monkeypatch.setattr(trigger_module, "_sleep", fake.sleep)
 
     @asynccontextmanager
@@ -155,13 +163,70 @@ async def test_a_long_wait_logs_status_changes_and_a_line_a_minute(
     assert 4 <= len(lines) <= 6, lines
 
 
-async def test_the_deadline_still_cuts_the_wait_short(
+async def test_a_deadline_already_past_gives_a_timeout_after_one_poll(
     clock: FakeClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import time
-
     api = SlowApi(clock, ["RUNNING"], latency=0.0)
     install(monkeypatch, api)
-    event = await run(BrowserbaseSessionTrigger("s-1", poll_interval=5.0, end_time=time.time() - 1))
+    event = await run(
+        BrowserbaseSessionTrigger("s-1", poll_interval=5.0, end_time=WALL_OFFSET + clock.now - 1)
+    )
     assert event["status"] == "timeout"
+    assert event["session_status"] == "RUNNING"
     assert len(api.poll_starts) == 1
+
+
+async def test_the_deadline_shortens_the_last_sleep(
+    clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    api = SlowApi(clock, ["RUNNING"], latency=0.0)
+    install(monkeypatch, api)
+    start = clock.now
+    event = await run(
+        BrowserbaseSessionTrigger("s-1", poll_interval=5.0, end_time=WALL_OFFSET + start + 12.0)
+    )
+    assert event["status"] == "timeout"
+    # The timeout comes at the deadline (a last poll there), not at the next 5 s step after it.
+    assert clock.now - start == pytest.approx(12.0)
+    assert api.poll_starts[-1] - start == pytest.approx(12.0)
+    assert all(t - start <= 12.0 + 1e-9 for t in api.poll_starts)
+
+
+async def test_after_a_transient_error_the_next_poll_waits_a_full_interval(
+    clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Errors that take 6 s each (a timeout, say): without the wait, the polls would run back to back.
+    api = SlowApi(clock, ["RUNNING", "HTTP 503", "HTTP 503", "RUNNING", "COMPLETED"], latency=6.0)
+    install(monkeypatch, api)
+    assert (await run(BrowserbaseSessionTrigger("s-1", poll_interval=5.0)))["status"] == "success"
+    gaps = [b - a for a, b in zip(api.poll_starts, api.poll_starts[1:], strict=False)]
+    # Late answer: at once (6 s); after each error: its 6 s plus a full interval.
+    assert gaps == pytest.approx([6.0, 11.0, 11.0, 6.0])
+
+
+async def test_an_outage_is_warned_about_once_a_minute(
+    clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    api = SlowApi(clock, ["HTTP 503"] * 40 + ["COMPLETED"], latency=0.0)  # 40 errors, 5 s apart: 200 s
+    install(monkeypatch, api)
+    lines: list[str] = []
+    monkeypatch.setattr(BrowserbaseSessionTrigger, "log", RecordingLog(lines))
+    assert (await run(BrowserbaseSessionTrigger("s-1", poll_interval=5.0)))["status"] == "success"
+    warnings = [line for line in lines if line.startswith("Could not read Browserbase session s-1")]
+    assert "HTTP 503" in warnings[0]
+    assert 3 <= len(warnings) <= 5, warnings
+
+
+@pytest.mark.parametrize("interval", [0, -1, 0.0])
+def test_a_zero_interval_is_refused(interval: float) -> None:
+    with pytest.raises(ValueError, match="poll_interval must be > 0 seconds"):
+        BrowserbaseSessionTrigger("s-1", poll_interval=interval)
+
+
+def test_a_deferrable_sensor_refuses_a_zero_poke_interval() -> None:
+    from airflow_provider_browserbase.sensors.session import BrowserbaseSessionSensor
+
+    with pytest.raises(ValueError, match="poke_interval must be > 0 seconds when deferrable"):
+        BrowserbaseSessionSensor(task_id="wait", session_id="s-1", deferrable=True, poke_interval=0)
+    # In a worker slot, Airflow's own rule applies (zero is allowed there).
+    assert BrowserbaseSessionSensor(task_id="wait2", session_id="s-1", poke_interval=0).poke_interval == 0
