@@ -346,8 +346,18 @@ class Session(_ResponseModel):
         return SessionStatus.is_failed(self.status)
 
 
-# A signing key shorter than this is not trusted to be masked on its own (Airflow skips very short secrets).
+# A signing key shorter than this is not trusted to be masked on its own (Airflow skips short secrets).
 _MIN_MASKABLE_KEY = 16
+
+
+def _masker_min_length() -> int:
+    """Airflow's ``[logging] min_length_masked_secret``: shorter secrets are silently not masked."""
+    try:
+        from airflow.providers.common.compat.sdk import conf
+
+        return conf.getint("logging", "min_length_masked_secret", fallback=5)
+    except Exception:  # no usable Airflow configuration: Airflow's default
+        return 5
 
 
 def session_secrets(session: Session) -> tuple[str, ...]:
@@ -368,7 +378,7 @@ def session_secrets(session: Session) -> tuple[str, ...]:
     key = getattr(session, "signing_key", None) or ""
     found = [key] if key else []
     url = getattr(session, "connect_url", None)
-    if url and not (len(key) >= _MIN_MASKABLE_KEY and key in url):
+    if url and not (len(key) >= max(_MIN_MASKABLE_KEY, _masker_min_length()) and key in url):
         found.append(url)
     return tuple(found)
 

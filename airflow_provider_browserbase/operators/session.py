@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs, urlsplit
 
 from airflow.providers.common.compat.sdk import BaseOperator, mask_secret
 
@@ -220,8 +221,12 @@ def pull_connect_url(
     """
     connect_url = ti.xcom_pull(task_ids=task_id, key=CONNECT_URL_XCOM_KEY)
     if connect_url:
+        connect_url = str(connect_url)
+        # The URL whole, and its signing key on its own: a library may log the URL re-encoded or extended.
         mask_secret(connect_url)
-        return str(connect_url)
+        for key in parse_qs(urlsplit(connect_url).query).get("signingKey", []):
+            mask_secret(key)
+        return connect_url
     session_id = ti.xcom_pull(task_ids=task_id, key=SESSION_ID_XCOM_KEY)
     if not session_id:
         raise BrowserbaseError(f"Task {task_id!r} pushed no Browserbase session_id to XCom")
