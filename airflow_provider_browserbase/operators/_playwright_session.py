@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -32,6 +33,9 @@ log = logging.getLogger(__name__)
 STATUS_SETTLE_SECONDS = 5.0
 
 
+_NODE_ENV_LOCK = threading.Lock()
+
+
 @contextmanager
 def node_compile_cache() -> Iterator[None]:
     """
@@ -41,24 +45,27 @@ def node_compile_cache() -> Iterator[None]:
     With the cache in the user's cache folder, later drivers load the compiled code instead (measured on
     2 cores, 12 interleaved ``sync_playwright().start(); stop()`` each way: 0.44 -> 0.38 CPU s and
     0.37 -> 0.31 s per start). The
-    variable is set only while the driver starts, and not at all when the user set it or the folder
-    cannot be made: the cache is an optimisation, never a reason to fail.
+    variable is set only while the driver starts (under a lock: the environment is the process's), and
+    not at all when the user set it (``NODE_COMPILE_CACHE=`` or ``NODE_DISABLE_COMPILE_CACHE=1`` turn it
+    off) or the folder cannot be made: the cache is an optimisation, never a reason to fail. The folder
+    holds about 1.3 MB per Node version of Playwright's driver.
     """
-    if "NODE_COMPILE_CACHE" in os.environ:
-        yield
-        return
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    folder = os.path.join(base, "airflow-provider-browserbase", "node-compile-cache")
-    try:
-        os.makedirs(folder, exist_ok=True)
-    except OSError:
-        yield
-        return
-    os.environ["NODE_COMPILE_CACHE"] = folder
-    try:
-        yield
-    finally:
-        os.environ.pop("NODE_COMPILE_CACHE", None)
+    with _NODE_ENV_LOCK:
+        if "NODE_COMPILE_CACHE" in os.environ or os.environ.get("NODE_DISABLE_COMPILE_CACHE"):
+            yield
+            return
+        base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+        folder = os.path.join(base, "airflow-provider-browserbase", "node-compile-cache")
+        try:
+            os.makedirs(folder, exist_ok=True)
+        except OSError:
+            yield
+            return
+        os.environ["NODE_COMPILE_CACHE"] = folder
+        try:
+            yield
+        finally:
+            os.environ.pop("NODE_COMPILE_CACHE", None)
 
 
 @dataclass(frozen=True)

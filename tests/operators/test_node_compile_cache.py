@@ -33,6 +33,25 @@ def test_a_cache_the_user_chose_is_left_alone(tmp_path: Path, monkeypatch: pytes
     assert not (tmp_path / "airflow-provider-browserbase").exists()
 
 
+def test_the_environment_is_restored_when_the_driver_fails_to_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("NODE_COMPILE_CACHE", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    with pytest.raises(RuntimeError, match="driver crashed"), node_compile_cache():
+        raise RuntimeError("driver crashed")
+    assert "NODE_COMPILE_CACHE" not in os.environ
+
+
+def test_node_disable_compile_cache_turns_it_off(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("NODE_COMPILE_CACHE", raising=False)
+    monkeypatch.setenv("NODE_DISABLE_COMPILE_CACHE", "1")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    with node_compile_cache():
+        assert "NODE_COMPILE_CACHE" not in os.environ
+    assert not (tmp_path / "airflow-provider-browserbase").exists()
+
+
 def test_an_unwritable_cache_folder_is_skipped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("NODE_COMPILE_CACHE", raising=False)
     blocked = tmp_path / "file-not-folder"
