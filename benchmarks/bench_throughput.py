@@ -81,11 +81,11 @@ def _task(index: int) -> tuple[float, int, bool]:
 
 
 def _machine_busy() -> float:
-    """CPU seconds the whole machine has been busy (all cores, every process)."""
+    """CPU seconds the whole machine has been busy (all cores, every process; time stolen by the host not)."""
     import psutil
 
     t = psutil.cpu_times()
-    return float(sum(getattr(t, f, 0.0) for f in ("user", "system", "nice", "irq", "softirq", "steal")))
+    return float(sum(getattr(t, f, 0.0) for f in ("user", "system", "nice", "irq", "softirq")))
 
 
 def _cpu(pids: list[int]) -> float:
@@ -180,7 +180,8 @@ def run(quick: bool) -> Result:
         f"runs, minus the background load measured just before: {background:.2f} cores), of which "
         f"{secs(cpu_per_task)} in the worker, the server and the processes they reaped; the rest is "
         "Chromium's zygote and renderer processes, which are reparented when a browser exits and so "
-        "escape a process-tree count."
+        "escape a process-tree count. Machine-wide figures are only as good as the machine is idle: run "
+        "this benchmark with nothing else going on."
     )
     result.notes.append(
         f"One task alone: median {secs(one)} over {alone}; a task among {SLOTS} concurrent ones: median "

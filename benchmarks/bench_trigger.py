@@ -11,9 +11,10 @@ never the child) while it samples the child's TCP connections to the server and 
   the SDK would do), polling ``sessions.retrieve`` at the same interval.
 
 CPU seconds are the child's user + system time while the watchers run, divided by the polls made. The
-delay of an event is the time it arrived minus the session's ``endedAt`` on the server; it is split into
-the time from the end to the start of the poll that saw it (what the trigger's cadence decides: at most
-one interval) and that poll's round trip (what the API and the loop's load add, for any poller).
+delay of an event is the time it arrived minus the session's ``endedAt`` on the server; it is also split
+into the time from the end to the start of the poll that saw it (what the trigger's cadence decides) and
+that poll's round trip (the API's answer, plus, for ours, the wait for one of the shared transport's
+in-flight slots).
 """
 
 from __future__ import annotations
@@ -353,32 +354,33 @@ def run(quick: bool) -> Result:
     delivered = all(r["events"] == count and r["success"] == count for r in measured["ours"])
     worst_seen = max(seen_ours, default=float("inf"))
     nan = float("nan")
+    worst = max(all_ours, default=float("inf"))
     result.rows.append(
         Row(
-            figure="session end → start of the poll that saw it, median / max",
-            ours=f"{ms(median(seen_ours))} / {ms(worst_seen)}",
-            reference=f"{ms(median(seen_sdk))} / {ms(max(seen_sdk, default=nan))} (SDK)",
-            ratio=worst_seen / max(seen_sdk) if seen_sdk else None,
+            figure="session end → event delay, median / max",
+            ours=f"{ms(median(all_ours))} / {ms(worst)}",
+            reference=f"{ms(median(all_sdk))} / {ms(max(all_sdk, default=nan))} (SDK)",
+            ratio=median(all_ours) / median(all_sdk) if all_sdk else None,
             target=f"every event, max ≤ poll interval ({interval:g} s)",
-            met=delivered and worst_seen <= interval,
+            met=delivered and worst <= interval,
         )
     )
     result.rows.append(
         Row(
-            figure="session end → event delay, median / max (the above plus that poll's round trip)",
-            ours=f"{ms(median(all_ours))} / {ms(max(all_ours, default=nan))}",
-            reference=f"{ms(median(all_sdk))} / {ms(max(all_sdk, default=nan))} (SDK)",
-            ratio=median(all_ours) / median(all_sdk) if all_sdk else None,
-            target="—",
+            figure="of which: session end → start of the poll that saw it, median / max",
+            ours=f"{ms(median(seen_ours))} / {ms(worst_seen)}",
+            reference=f"{ms(median(seen_sdk))} / {ms(max(seen_sdk, default=nan))} (SDK)",
+            ratio=None,
+            target="— (the cadence: ≤ one interval)",
             met=None,
         )
     )
     result.rows.append(
         Row(
-            figure="round trip of the poll that saw the end, median / max",
+            figure="of which: that poll's round trip (incl. its wait for an in-flight slot), median / max",
             ours=f"{ms(median(trips_ours))} / {ms(max(trips_ours, default=nan))}",
             reference=f"{ms(median(trips_sdk))} / {ms(max(trips_sdk, default=nan))} (SDK)",
-            ratio=median(trips_ours) / median(trips_sdk) if trips_sdk else None,
+            ratio=None,
             target="—",
             met=None,
         )
