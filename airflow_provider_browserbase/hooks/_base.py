@@ -39,6 +39,7 @@ from airflow_provider_browserbase.hooks._transport import (
     outcome_error,
     retry_wait,
 )
+from airflow_provider_browserbase.models import build_models
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Generator, Mapping
@@ -83,6 +84,7 @@ class BrowserbaseHookBase(BaseHook):
         async_transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         super().__init__()
+        build_models()  # before any thread of this process validates an answer
         self.browserbase_conn_id = browserbase_conn_id
         self.api_timeout = api_timeout
         self.connect_timeout = connect_timeout

@@ -23,6 +23,7 @@ from airflow_provider_browserbase.local.inputs import registry_of, require_api_k
 from airflow_provider_browserbase.local.pool import BrowserPool
 from airflow_provider_browserbase.local.proxy import cdp_proxy
 from airflow_provider_browserbase.local.state import Registry
+from airflow_provider_browserbase.models import build_models
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Sequence
@@ -66,6 +67,7 @@ def create_app(config: LocalConfig, extra_routes: Sequence[BaseRoute] = ()) -> F
     :param config: Server settings; ``config.port`` must be the bound port (URLs handed out use it).
     :param extra_routes: Additional Starlette routes or mounts, e.g. a demo site at ``/demo``.
     """
+    build_models()  # the server validates requests from its loop while tests use the models in theirs
     executable = None if config.no_browser else find_chromium(config.chromium)
     config.data_dir.mkdir(parents=True, exist_ok=True)
 
