@@ -10,12 +10,11 @@ from airflow.providers.common.compat.sdk import AirflowSensorTimeout, BaseSensor
 
 from airflow_provider_browserbase.exceptions import BrowserbaseError, BrowserbaseSessionError
 from airflow_provider_browserbase.hooks.browserbase import BrowserbaseHook
-from airflow_provider_browserbase.triggers.session import (
+from airflow_provider_browserbase.triggers._status import (
     DEFAULT_FAILURE_STATUSES,
     DEFAULT_TARGET_STATUSES,
     EVENT_STATUSES,
     TRANSIENT_ERRORS,
-    BrowserbaseSessionTrigger,
     classify_session_status,
 )
 
@@ -104,6 +103,9 @@ class BrowserbaseSessionSensor(BaseSensorOperator):
             return
         if self.poke(context):
             return
+        # Imported here: DAG files import this sensor at every parse; the trigger is needed only to defer.
+        from airflow_provider_browserbase.triggers.session import BrowserbaseSessionTrigger
+
         self.defer(
             trigger=BrowserbaseSessionTrigger(
                 session_id=self.session_id,

@@ -10,27 +10,28 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from airflow_provider_browserbase.exceptions import (
-    BrowserbaseConnectionError,
-    BrowserbaseError,
-    BrowserbaseRateLimitError,
-    BrowserbaseServerError,
-)
+from airflow_provider_browserbase.exceptions import BrowserbaseError
 from airflow_provider_browserbase.hooks.browserbase import BrowserbaseHook
-from airflow_provider_browserbase.models import SessionStatus, is_terminal
 from airflow_provider_browserbase.triggers._shared_transport import shared_async_transport
+from airflow_provider_browserbase.triggers._status import (
+    DEFAULT_FAILURE_STATUSES,
+    DEFAULT_TARGET_STATUSES,
+    EVENT_STATUSES,
+    TRANSIENT_ERRORS,
+    classify_session_status,
+)
+
+__all__ = [
+    "DEFAULT_FAILURE_STATUSES",
+    "DEFAULT_TARGET_STATUSES",
+    "EVENT_STATUSES",
+    "TRANSIENT_ERRORS",
+    "BrowserbaseSessionTrigger",
+    "classify_session_status",
+]
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterable
-
-DEFAULT_TARGET_STATUSES: tuple[str, ...] = (SessionStatus.COMPLETED,)
-DEFAULT_FAILURE_STATUSES: tuple[str, ...] = (SessionStatus.ERROR, SessionStatus.TIMED_OUT)
-
-#: Every ``status`` a :class:`BrowserbaseSessionTrigger` event can carry.
-EVENT_STATUSES: frozenset[str] = frozenset({"success", "failed", "timeout", "error"})
-
-# Worth another poll: the API may answer next time. Anything else (401, 404...) will not change.
-TRANSIENT_ERRORS = (BrowserbaseConnectionError, BrowserbaseRateLimitError, BrowserbaseServerError)
 
 # Seconds between two "still RUNNING" log lines of one trigger (a status change is always logged).
 STILL_WAITING_LOG_EVERY = 60.0
@@ -39,31 +40,6 @@ STILL_WAITING_LOG_EVERY = 60.0
 _clock = time.monotonic
 _wall_clock = time.time
 _sleep = asyncio.sleep
-
-
-def classify_session_status(
-    session_id: str,
-    status: str | None,
-    target_statuses: Iterable[str],
-    failure_statuses: Iterable[str],
-) -> tuple[str, str] | None:
-    """
-    Decide whether waiting for a session is over.
-
-    :return: ``None`` to keep waiting, else ``("success" | "failed", message)``. A terminal status that is
-        neither a target nor a failure status is a failure too: the session can never reach a target.
-    """
-    targets = tuple(target_statuses)
-    if status in targets:
-        return "success", f"Browserbase session {session_id} reached status {status}."
-    if status in tuple(failure_statuses):
-        return "failed", f"Browserbase session {session_id} ended with status {status}."
-    if is_terminal(status):
-        return "failed", (
-            f"Browserbase session {session_id} ended with status {status} "
-            f"without reaching {' or '.join(targets)}."
-        )
-    return None
 
 
 class BrowserbaseSessionTrigger(BaseTrigger):
