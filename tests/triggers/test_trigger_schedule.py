@@ -189,7 +189,7 @@ async def test_the_deadline_shortens_the_last_sleep(
     # The timeout comes at the deadline (a last poll there), not at the next 5 s step after it.
     assert clock.now - start == pytest.approx(12.0)
     assert api.poll_starts[-1] - start == pytest.approx(12.0)
-    assert all(t - start <= 12.0 + 1e-9 for t in api.poll_starts)
+    assert all(t - start <= 12.0 + 1e-6 for t in api.poll_starts)  # float error of the 1.8e9 s wall clock
 
 
 async def test_after_a_transient_error_the_next_poll_waits_a_full_interval(
