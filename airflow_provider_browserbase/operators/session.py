@@ -35,9 +35,9 @@ class BrowserbaseCreateSessionOperator(BaseOperator):
 
     The return value (XCom) is the session: ``id``, ``status``, ``connect_url``, ``selenium_remote_url``,
     ``expires_at``, ``project_id`` and ``region`` (never the signing key). The keys ``session_id`` and
-    ``connect_url`` are pushed separately. The connect URL lets anyone drive the browser: it is masked in
-    the logs, but XCom values are stored and shown in clear, so ``push_connect_url=False`` leaves it out
-    of both (downstream tasks then read it by session id with ``BrowserbaseHook.get_session``).
+    ``connect_url`` are pushed separately. The connect URL lets anyone drive the browser: its signing key
+    is masked in the logs, but XCom values are stored and shown in clear, so ``push_connect_url=False``
+    leaves it out of both (downstream tasks then read it by session id with ``BrowserbaseHook.get_session``).
 
     The session is tagged in ``userMetadata.airflow`` with the DAG id, task id, run id and try number.
 
