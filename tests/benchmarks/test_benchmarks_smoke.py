@@ -20,6 +20,7 @@ EXPECTED_ROWS = [
     ("API call overhead", "session retrieve, client CPU per call"),
     ("API call overhead", "session create + end, wall time per pair: hook vs official SDK"),
     ("API call overhead", "session create + end, wall time per pair: hook vs bare httpx"),
+    ("API call overhead", "session create + end, client CPU per pair"),
     ("API call overhead", "of which in Airflow's secrets masker"),
     (
         "API call overhead",
