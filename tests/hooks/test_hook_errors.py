@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from airflow_provider_browserbase.hooks.browserbase import BrowserbaseHook
+    from airflow_provider_browserbase.models import CreatedSession
     from tests.hooks.conftest import ScriptedApi
 
 
@@ -192,13 +193,20 @@ async def test_api_key_never_leaks(
         assert API_KEY not in text
 
 
+def create_with_credentials(
+    api: ScriptedApi, hook: BrowserbaseHook, connect_url: str, key: str
+) -> CreatedSession:
+    """Create a session through the hook, the API answering with this connect URL and signing key."""
+    body = {**created_json("s-key"), "connectUrl": connect_url, "signingKey": key}
+    api.on("POST", "/v1/sessions", httpx.Response(201, json=body))
+    return hook.create_session()
+
+
 def test_created_session_secrets_are_masked(api: ScriptedApi, hook: BrowserbaseHook) -> None:
     from airflow.sdk._shared.secrets_masker.secrets_masker import _secrets_masker
 
     key = "a-long-enough-signing-key-0123456789"
-    body = {**created_json("s-key"), "connectUrl": f"ws://bb.test/?signingKey={key}", "signingKey": key}
-    api.on("POST", "/v1/sessions", httpx.Response(201, json=body))
-    created = hook.create_session()
+    created = create_with_credentials(api, hook, f"ws://bb.test/?signingKey={key}", key)
     masker = _secrets_masker()
     # The key is the credential: masking it covers the URL that carries it, and the host stays readable.
     assert masker.redact(f"url {created.connect_url}") == "url ws://bb.test/?signingKey=***"
@@ -214,9 +222,7 @@ def test_a_connect_url_without_the_key_verbatim_is_masked_whole(
 
     key = "sk/with+chars=that-get-encoded"
     encoded = "sk%2Fwith%2Bchars%3Dthat-get-encoded"
-    body = {**created_json("s-enc"), "connectUrl": f"wss://bb.test/?signingKey={encoded}", "signingKey": key}
-    api.on("POST", "/v1/sessions", httpx.Response(201, json=body))
-    created = hook.create_session()
+    created = create_with_credentials(api, hook, f"wss://bb.test/?signingKey={encoded}", key)
     masker = _secrets_masker()
     assert masker.redact(f"url {created.connect_url}") == "url ***"
     assert masker.redact(f"key {key}") == "key ***"
@@ -225,11 +231,10 @@ def test_a_connect_url_without_the_key_verbatim_is_masked_whole(
 def test_a_key_airflow_would_not_mask_leaves_the_whole_url_masked(
     api: ScriptedApi, hook: BrowserbaseHook, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from airflow_provider_browserbase.models import CreatedSession, _masker_min_length, session_secrets
+    from airflow_provider_browserbase.models import _masker_min_length, session_secrets
 
     key = "a-long-enough-signing-key-0123456789"  # 36 characters
-    body = {**created_json("s-min"), "connectUrl": f"ws://bb.test/?signingKey={key}", "signingKey": key}
-    session = CreatedSession.model_validate(body)
+    session = create_with_credentials(api, hook, f"ws://bb.test/?signingKey={key}", key)
     assert session_secrets(session) == (key,)
     # An operator raised Airflow's minimum length above the key's: the key alone would not be masked.
     monkeypatch.setenv("AIRFLOW__LOGGING__MIN_LENGTH_MASKED_SECRET", "40")
@@ -244,11 +249,5 @@ def test_a_key_airflow_would_not_mask_leaves_the_whole_url_masked(
 def test_a_key_too_short_to_trust_masks_the_whole_url(api: ScriptedApi, hook: BrowserbaseHook) -> None:
     from airflow.sdk._shared.secrets_masker.secrets_masker import _secrets_masker
 
-    body = {
-        **created_json("s-short"),
-        "connectUrl": "ws://bb.test/?signingKey=short-key",
-        "signingKey": "short-key",
-    }
-    api.on("POST", "/v1/sessions", httpx.Response(201, json=body))
-    created = hook.create_session()
+    created = create_with_credentials(api, hook, "ws://bb.test/?signingKey=short-key", "short-key")
     assert _secrets_masker().redact(f"url {created.connect_url}") == "url ***"

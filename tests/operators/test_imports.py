@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from typing import Any
 
 MODULES = [
     "airflow_provider_browserbase.operators.session",
@@ -18,15 +19,17 @@ MODULES = [
 HEAVY = ("playwright", "fastapi", "uvicorn", "airflow_provider_browserbase.local")
 
 
-def test_parsing_a_dag_imports_neither_playwright_nor_the_local_server() -> None:
+def in_fresh_process(modules: list[str], then: str = "print(json.dumps(sorted(sys.modules)))\n") -> Any:
+    """Import ``modules`` in a new interpreter, as a DAG file would, run ``then``; its last line as JSON."""
     script = (
-        "import importlib, json, sys\n"
-        f"for name in {MODULES!r}:\n"
-        "    importlib.import_module(name)\n"
-        "print(json.dumps(sorted(sys.modules)))\n"
+        f"import importlib, json, sys\nfor name in {modules!r}:\n    importlib.import_module(name)\n" + then
     )
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
-    loaded = json.loads(result.stdout.strip().splitlines()[-1])
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_parsing_a_dag_imports_neither_playwright_nor_the_local_server() -> None:
+    loaded = in_fresh_process(MODULES)
     assert set(MODULES) <= set(loaded)
     offenders = [m for m in loaded if any(m == h or m.startswith(h + ".") for h in HEAVY)]
     assert offenders == []
@@ -35,10 +38,8 @@ def test_parsing_a_dag_imports_neither_playwright_nor_the_local_server() -> None
 def test_parsing_builds_no_model_and_a_hook_builds_them_all() -> None:
     # Building every pydantic model at import was most of the provider's DAG-parse cost; a hook (execution
     # time) builds them all at once, before any thread can race pydantic's on-demand build.
-    script = (
-        "import importlib, json\n"
-        f"for name in {MODULES!r}:\n"
-        "    importlib.import_module(name)\n"
+    report = in_fresh_process(
+        MODULES,
         "from pydantic import BaseModel\n"
         "import airflow_provider_browserbase.models as m\n"
         "def models():\n"
@@ -48,24 +49,16 @@ def test_parsing_builds_no_model_and_a_hook_builds_them_all() -> None:
         "from airflow_provider_browserbase.hooks.browserbase import BrowserbaseHook\n"
         "BrowserbaseHook('browserbase_default')\n"
         "missing = [v.__name__ for v in models() if not v.__pydantic_complete__]\n"
-        "print(json.dumps({'count': len(models()), 'built_at_parse': parsed, 'not_built': missing}))\n"
+        "print(json.dumps({'count': len(models()), 'built_at_parse': parsed, 'not_built': missing}))\n",
     )
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
-    report = json.loads(result.stdout.strip().splitlines()[-1])
     assert report["count"] >= 20
     assert report["built_at_parse"] == []
     assert report["not_built"] == []
 
 
 def test_the_sensor_imports_the_trigger_machinery_only_when_it_defers() -> None:
-    dag_facing = [m for m in MODULES if m not in ("airflow_provider_browserbase.triggers.session",)]
-    script = (
-        "import importlib, json, sys\n"
-        f"for name in {dag_facing!r}:\n"
-        "    importlib.import_module(name)\n"
-        "print(json.dumps(sorted(sys.modules)))\n"
+    loaded = set(
+        in_fresh_process([m for m in MODULES if m != "airflow_provider_browserbase.triggers.session"])
     )
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
-    loaded = set(json.loads(result.stdout.strip().splitlines()[-1]))
     assert "airflow.triggers.base" not in loaded
     assert "airflow_provider_browserbase.triggers.session" not in loaded
