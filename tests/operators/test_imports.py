@@ -60,5 +60,5 @@ def test_the_sensor_imports_the_trigger_machinery_only_when_it_defers() -> None:
     loaded = set(
         in_fresh_process([m for m in MODULES if m != "airflow_provider_browserbase.triggers.session"])
     )
-    assert "airflow.triggers.base" not in loaded
+    # Ours only: Airflow 3.1's own imports load airflow.triggers.base anyway, 3.3's do not.
     assert "airflow_provider_browserbase.triggers.session" not in loaded
