@@ -117,8 +117,8 @@ class BrowserbaseSessionTrigger(BaseTrigger):
         warnings are written on a change and then once a minute: a triggerer may watch thousands.
         """
         last_status: str | None = None
+        # warned_at goes back to -inf on every answer, so the first error after one is always written.
         logged_at = warned_at = -math.inf
-        failing = False
         next_poll: float | None = None
         while True:
             polled_at = _clock()
@@ -127,7 +127,7 @@ class BrowserbaseSessionTrigger(BaseTrigger):
                 session = await hook.aget_session_status(self.session_id)
             except TRANSIENT_ERRORS as err:
                 failed = True
-                if not failing or _clock() - warned_at >= STILL_WAITING_LOG_EVERY:
+                if _clock() - warned_at >= STILL_WAITING_LOG_EVERY:
                     self.log.warning(
                         "Could not read Browserbase session %s, polling again: %s", self.session_id, err
                     )
@@ -135,6 +135,7 @@ class BrowserbaseSessionTrigger(BaseTrigger):
             except BrowserbaseError as err:
                 return self._event("error", last_status, str(err))
             else:
+                warned_at = -math.inf
                 changed, last_status = session.status != last_status, session.status
                 outcome = classify_session_status(
                     self.session_id, last_status, self.target_statuses, self.failure_statuses
@@ -145,7 +146,6 @@ class BrowserbaseSessionTrigger(BaseTrigger):
                 if changed or _clock() - logged_at >= STILL_WAITING_LOG_EVERY:
                     self.log.info("Browserbase session %s is %s", self.session_id, last_status)
                     logged_at = _clock()
-            failing = failed
             remaining = None if self.end_time is None else self.end_time - _wall_clock()
             if remaining is not None and remaining <= 0:
                 return self._event(
