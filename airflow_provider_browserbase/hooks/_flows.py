@@ -246,18 +246,19 @@ class BrowserbaseFlows(BrowserbaseHookBase):
         )
         return created
 
-    def _get_session_flow(self, session_id: str) -> Generator[Step, Any, SessionDetails]:
+    def _session_body_flow(self, session_id: str) -> Generator[Step, Any, Any]:
         path = api_path("/v1/sessions/{}", session_id, what="session_id")
-        body = yield from self._json(ApiCall("get_session", "GET", path, session_id=session_id))
-        details = SessionDetails.model_validate(body)
+        return (yield from self._json(ApiCall("get_session", "GET", path, session_id=session_id)))
+
+    def _get_session_flow(self, session_id: str) -> Generator[Step, Any, SessionDetails]:
+        details = SessionDetails.model_validate((yield from self._session_body_flow(session_id)))
         yield self._session_secrets(details)
         return details
 
     def _session_status_flow(self, session_id: str) -> Generator[Step, Any, Session]:
         # Status polls drop the connect URL and signing key unread instead of masking them: each new
         # secret recompiles Airflow's masker regex, so a triggerer watching n sessions paid O(n²) CPU.
-        path = api_path("/v1/sessions/{}", session_id, what="session_id")
-        body = yield from self._json(ApiCall("get_session", "GET", path, session_id=session_id))
+        body = yield from self._session_body_flow(session_id)
         if isinstance(body, dict):
             body = {key: value for key, value in body.items() if key not in SESSION_SECRET_FIELDS}
         return Session.model_validate(body)
