@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import shutil
 import tempfile
@@ -96,6 +97,10 @@ class LocalConfig:
     release_delay: float = 0.0
     log_limit: int = 1000
     project_id: str = PROJECT_ID
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.release_delay < math.inf:  # also refuses nan
+            raise ValueError("release_delay must be a finite number of seconds, 0 or more")
 
     @property
     def netloc(self) -> str:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import shutil
 import socket
 import threading
@@ -107,8 +106,6 @@ class LocalServer:
         demo: bool = True,
         startup_timeout: float = 30.0,
     ) -> None:
-        if not 0 <= release_delay < math.inf:
-            raise ValueError("release_delay must be a finite number of seconds, 0 or more")
         self._own_data_dir = data_dir is None
         self.config = LocalConfig(
             host=host,
