@@ -74,6 +74,18 @@ def secs(seconds: float) -> str:
     return f"{seconds:.2f} s"
 
 
+def versus(label: str, ours: float, reference: float, ref_name: str, limit: float | None) -> Row:
+    """A row comparing two times: ours ≤ ``limit`` × the reference meets the target (``None``: no target)."""
+    return Row(
+        figure=label,
+        ours=ms(ours),
+        reference=f"{ms(reference)} ({ref_name})",
+        ratio=ours / reference,
+        target="—" if limit is None else ("≤ 1.00× (no slower)" if limit == 1 else f"≤ {limit:.2f}×"),
+        met=None if limit is None else ours <= limit * reference,
+    )
+
+
 def conn_json(base_url: str, api_key: str = API_KEY) -> str:
     """A ``browserbase`` connection for an ``AIRFLOW_CONN_*`` variable."""
     return json.dumps({"conn_type": "browserbase", "host": base_url, "password": api_key})

@@ -23,7 +23,18 @@ import json
 import time
 from typing import TYPE_CHECKING, Any
 
-from benchmarks._common import API_KEY, CONN_ID, Result, Row, ServerProcess, child_env, median, ms, run_child
+from benchmarks._common import (
+    API_KEY,
+    CONN_ID,
+    Result,
+    Row,
+    ServerProcess,
+    child_env,
+    median,
+    ms,
+    run_child,
+    versus,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -125,17 +136,6 @@ def child(argv: list[str] | None = None) -> None:
     print(json.dumps(samples))
 
 
-def _versus(label: str, ours: float, reference: float, ref_name: str, limit: float | None) -> Row:
-    return Row(
-        figure=label,
-        ours=ms(ours),
-        reference=f"{ms(reference)} ({ref_name})",
-        ratio=ours / reference,
-        target="—" if limit is None else ("≤ 1.00× (no slower)" if limit == 1 else f"≤ {limit:.2f}×"),
-        met=None if limit is None else ours <= limit * reference,
-    )
-
-
 def _cpu_row(
     label: str, key: str, hook: dict[str, float], sdk: dict[str, float], bare: dict[str, float]
 ) -> Row:
@@ -165,13 +165,13 @@ def run(quick: bool) -> Result:
     hook, sdk, bare = med["hook"], med["sdk"], med["httpx"]
     rows = result.rows
     what = "session retrieve, wall time per call"
-    rows.append(_versus(f"{what}: hook vs official SDK", hook["retrieve"], sdk["retrieve"], "SDK", 1))
-    rows.append(_versus(f"{what}: hook vs bare httpx", hook["retrieve"], bare["retrieve"], "httpx", 1.3))
+    rows.append(versus(f"{what}: hook vs official SDK", hook["retrieve"], sdk["retrieve"], "SDK", 1))
+    rows.append(versus(f"{what}: hook vs bare httpx", hook["retrieve"], bare["retrieve"], "httpx", 1.3))
     rows.append(_cpu_row("session retrieve, client CPU per call", "retrieve_cpu", hook, sdk, bare))
     what = "session create + end, wall time per pair"
     own = hook["pair"] - hook["pair_masker"]
-    rows.append(_versus(f"{what}: hook vs official SDK", hook["pair"], sdk["pair"], "SDK", 1))
-    rows.append(_versus(f"{what}: hook vs bare httpx", hook["pair"], bare["pair"], "httpx", 1.3))
+    rows.append(versus(f"{what}: hook vs official SDK", hook["pair"], sdk["pair"], "SDK", 1))
+    rows.append(versus(f"{what}: hook vs bare httpx", hook["pair"], bare["pair"], "httpx", 1.3))
     rows.append(_cpu_row("session create + end, client CPU per pair", "pair_cpu", hook, sdk, bare))
     rows.append(
         Row(
@@ -184,10 +184,10 @@ def run(quick: bool) -> Result:
         )
     )
     rows.append(
-        _versus(f"{what}, the hook without its masker time: vs official SDK", own, sdk["pair"], "SDK", None)
+        versus(f"{what}, the hook without its masker time: vs official SDK", own, sdk["pair"], "SDK", None)
     )
     rows.append(
-        _versus(f"{what}, the hook without its masker time: vs bare httpx", own, bare["pair"], "httpx", None)
+        versus(f"{what}, the hook without its masker time: vs bare httpx", own, bare["pair"], "httpx", None)
     )
     result.notes.append(
         f"{rounds} measured rounds (after a warm-up round) of {retrieves} retrieves of one session and "

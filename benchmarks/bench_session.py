@@ -19,7 +19,7 @@ import argparse
 import json
 import time
 
-from benchmarks._common import CONN_ID, Result, Row, ServerProcess, child_env, median, ms, run_child
+from benchmarks._common import CONN_ID, Result, ServerProcess, child_env, median, run_child, versus
 
 REFILL_WAIT = 2.0
 
@@ -92,35 +92,17 @@ def run(quick: bool) -> Result:
         median(warm["direct_start"]),
         median(cold["hook_start"]),
     )
-    result.rows.append(
-        Row(
-            figure="create → connect_over_cdp → first page loaded, warm pool vs Playwright launch",
-            ours=ms(pooled),
-            reference=f"{ms(direct)} (launch)",
-            ratio=pooled / direct,
-            target="≤ 1.00× (no slower)",
-            met=pooled <= direct,
-        )
-    )
-    result.rows.append(
-        Row(
-            figure="create → connect_over_cdp → first page loaded, no pool vs Playwright launch",
-            ours=ms(unpooled),
-            reference=f"{ms(direct)} (launch)",
-            ratio=unpooled / direct,
-            target="—",
-            met=None,
-        )
-    )
+    what = "create → connect_over_cdp → first page loaded"
+    result.rows.append(versus(f"{what}, warm pool vs Playwright launch", pooled, direct, "launch", 1))
+    result.rows.append(versus(f"{what}, no pool vs Playwright launch", unpooled, direct, "launch", None))
     create_warm, create_cold = median(warm["create"]), median(cold["create"])
     result.rows.append(
-        Row(
-            figure="session create (POST /v1/sessions) latency, warm pool vs no pool",
-            ours=ms(create_warm),
-            reference=f"{ms(create_cold)} (no pool)",
-            ratio=create_warm / create_cold,
-            target="—",
-            met=None,
+        versus(
+            "session create (POST /v1/sessions) latency, warm pool vs no pool",
+            create_warm,
+            create_cold,
+            "no pool",
+            None,
         )
     )
     result.notes.append(
