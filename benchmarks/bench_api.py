@@ -91,7 +91,7 @@ class MaskerClock:
             finally:
                 clock.seconds += time.perf_counter() - started
 
-        cls.add_mask = add_mask  # type: ignore[method-assign]
+        cls.add_mask = add_mask  # type: ignore[method-assign,assignment]
 
     @property
     def size(self) -> int:
