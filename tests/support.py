@@ -7,14 +7,31 @@ import json
 import os
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
 
     from airflow_provider_browserbase.local.server import LocalServer
 
 TEST_API_KEY = "bb_test_key_for_the_suite"
+
+T = TypeVar("T")
+
+
+def task_instance_facts(dag_run: Any, fact: Callable[[Any], T]) -> list[T]:
+    """``fact(ti)`` for every task instance of ``dag_run``, read fresh from the database (in its session)."""
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        rows = session.scalars(
+            select(TaskInstance).where(
+                TaskInstance.dag_id == dag_run.dag_id, TaskInstance.run_id == dag_run.run_id
+            )
+        ).all()
+        return [fact(ti) for ti in rows]
 
 
 def connection_uri_env(base_url: str, api_key: str, project_id: str | None = None) -> str:

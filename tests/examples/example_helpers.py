@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tests.support import task_instance_facts
+
 if TYPE_CHECKING:
     from airflow.models.dagrun import DagRun
 
@@ -20,20 +22,12 @@ def run_example(dagbag: Any, dag_id: str, **params: Any) -> DagRun:
 
 def task_states(dag_run: DagRun) -> dict[str, str]:
     """``task_id`` (with ``[map_index]`` for mapped tasks) to state, read fresh from the database."""
-    from airflow.models.taskinstance import TaskInstance
-    from airflow.utils.session import create_session
-    from sqlalchemy import select
-
-    with create_session() as session:
-        rows = session.scalars(
-            select(TaskInstance).where(
-                TaskInstance.dag_id == dag_run.dag_id, TaskInstance.run_id == dag_run.run_id
-            )
-        ).all()
-        return {
-            (ti.task_id if ti.map_index < 0 else f"{ti.task_id}[{ti.map_index}]"): str(ti.state)
-            for ti in rows
-        }
+    return dict(
+        task_instance_facts(
+            dag_run,
+            lambda ti: (ti.task_id if ti.map_index < 0 else f"{ti.task_id}[{ti.map_index}]", str(ti.state)),
+        )
+    )
 
 
 def xcom_values(dag_run: DagRun, task_id: str, key: str = "return_value") -> list[Any]:

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_browserbase.hooks.browserbase import BrowserbaseHook
 from airflow_provider_browserbase.links.session import SESSION_URL_XCOM_KEY
+from tests.support import task_instance_facts
 
 if TYPE_CHECKING:
     import pytest
@@ -17,17 +18,9 @@ DAG_FILE = Path(__file__).resolve().parents[1] / "dags" / "browserbase_operators
 
 
 def task_instances(dag_run: Any) -> dict[str, Any]:
-    from airflow.models.taskinstance import TaskInstance
-    from airflow.utils.session import create_session
-    from sqlalchemy import select
-
-    with create_session() as session:
-        rows = session.scalars(
-            select(TaskInstance).where(
-                TaskInstance.dag_id == dag_run.dag_id, TaskInstance.run_id == dag_run.run_id
-            )
-        ).all()
-        return {ti.task_id: (str(ti.state), ti.next_method, ti.try_number) for ti in rows}
+    return dict(
+        task_instance_facts(dag_run, lambda ti: (ti.task_id, (str(ti.state), ti.next_method, ti.try_number)))
+    )
 
 
 def xcom(dag_run: Any, task_id: str, key: str = "return_value") -> Any:

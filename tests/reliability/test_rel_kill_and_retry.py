@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from reliability_helpers import CONN_ENV, FAULT_TALLY, Admin, conn_json
 
+from tests.support import task_instance_facts
+
 if TYPE_CHECKING:
     from airflow_provider_browserbase.local.server import LocalServer
 
@@ -70,20 +72,11 @@ def test_sigterm_to_the_task_process_ends_its_session(
 def test_a_retried_task_gets_a_fresh_session_and_the_old_one_ends(
     chromium_conn: str, chromium_admin: Admin
 ) -> None:
-    from airflow.models.taskinstance import TaskInstance
-    from airflow.utils.session import create_session
-    from sqlalchemy import select
-
     dag = dag_from_bundle("rel_retry")
     dag_run = dag.test()
 
-    with create_session() as db:
-        ti = db.scalars(
-            select(TaskInstance).where(
-                TaskInstance.dag_id == "rel_retry", TaskInstance.run_id == dag_run.run_id
-            )
-        ).one()
-        assert (str(ti.state), ti.try_number) == ("success", 2)
+    (ti_state,) = task_instance_facts(dag_run, lambda ti: (str(ti.state), ti.try_number))
+    assert ti_state == ("success", 2)
     sessions = [
         s
         for s in chromium_admin.sessions()
