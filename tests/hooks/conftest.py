@@ -7,6 +7,7 @@ list of rules (first match wins); a rule's answer may be a response, an exceptio
 
 from __future__ import annotations
 
+import itertools
 import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -15,9 +16,10 @@ import httpx
 import pytest
 
 from airflow_provider_browserbase.hooks.browserbase import BrowserbaseHook
+from airflow_provider_browserbase.models import metadata_matches, parse_metadata_query
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Collection
 
 # Distinctive, so a leak anywhere can be searched for.
 API_KEY = "bb_live_SECRET-zq81-do-not-leak"
@@ -166,3 +168,48 @@ def created_json(session_id: str = "s-1", **extra: Any) -> dict[str, Any]:
         signingKey=f"sk-{session_id}-SIGNING",
         **extra,
     )
+
+
+class StoringApi:
+    """
+    A stateful fake API (an ``httpx.MockTransport`` handler) whose creates really store sessions.
+
+    It records every request; ``fates`` say, create by create, what happens to it (``"ok"`` when they run
+    out); subclasses answer in :meth:`answer` with :meth:`store` and :meth:`matching` as building blocks.
+    """
+
+    def __init__(self, *fates: str) -> None:
+        self.fates = list(fates)
+        self.sessions: dict[str, dict[str, Any]] = {}
+        self.requests: list[httpx.Request] = []
+        self._ids = (f"s-{n}" for n in itertools.count(1))
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        request.read()
+        self.requests.append(request)
+        return self.answer(request, raw_path(request))
+
+    def answer(self, request: httpx.Request, path: str) -> httpx.Response:
+        raise NotImplementedError
+
+    def next_fate(self) -> str:
+        return self.fates.pop(0) if self.fates else "ok"
+
+    def store(self, request: httpx.Request) -> str:
+        """Store the session a create asks for, carrying its ``userMetadata``; return its id."""
+        session_id = next(self._ids)
+        metadata = json.loads(request.content).get("userMetadata")
+        self.sessions[session_id] = created_json(session_id, userMetadata=metadata)
+        return session_id
+
+    def matching(self, request: httpx.Request, hidden: Collection[str] = ()) -> list[dict[str, Any]]:
+        """The stored sessions a list's ``q`` metadata query matches, except the ``hidden`` ids."""
+        terms = parse_metadata_query(request.url.params["q"])
+        return [
+            s
+            for sid, s in self.sessions.items()
+            if sid not in hidden and metadata_matches(s.get("userMetadata"), terms)
+        ]
+
+    def requests_to(self, method: str, path: str) -> list[httpx.Request]:
+        return [r for r in self.requests if r.method == method and raw_path(r) == path]

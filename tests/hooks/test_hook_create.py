@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import itertools
 import json
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import httpx
 import pytest
@@ -17,8 +16,7 @@ from airflow_provider_browserbase.exceptions import (
     BrowserbaseServerError,
     BrowserbaseValidationError,
 )
-from airflow_provider_browserbase.models import metadata_matches, parse_metadata_query
-from tests.hooks.conftest import created_json, raw_path
+from tests.hooks.conftest import StoringApi
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -27,7 +25,7 @@ if TYPE_CHECKING:
     from tests.hooks.conftest import FakeClock
 
 
-class FakeSessions:
+class FakeSessions(StoringApi):
     """
     A stateful API: creates really store sessions, and ``lose`` decides per create whether its answer
     is lost after the session was stored (``"timeout"``, ``"500"``, ``"dropped"``), fails before it was
@@ -35,27 +33,19 @@ class FakeSessions:
     """
 
     def __init__(self, *fates: str, lookup_fails: bool = False) -> None:
-        self.fates = list(fates)
-        self.sessions: dict[str, dict[str, Any]] = {}
-        self.requests: list[httpx.Request] = []
+        super().__init__(*fates)
         self.lookup_fails = lookup_fails
-        self._ids = (f"s-{n}" for n in itertools.count(1))
 
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        request.read()
-        self.requests.append(request)
-        path = raw_path(request)
+    def answer(self, request: httpx.Request, path: str) -> httpx.Response:
         if request.method == "POST" and path == "/v1/sessions":
-            fate = self.fates.pop(0) if self.fates else "ok"
+            fate = self.next_fate()
             if fate == "refused":
                 raise httpx.ConnectError("connection refused", request=request)
             if fate == "429":
                 return httpx.Response(429, headers={"retry-after": "5"}, json={"message": "too many"})
             if fate == "502-unstored":
                 return httpx.Response(502, json={"message": "bad gateway"})
-            session_id = next(self._ids)
-            body = json.loads(request.content)
-            self.sessions[session_id] = created_json(session_id, userMetadata=body.get("userMetadata"))
+            session_id = self.store(request)
             if fate == "timeout":
                 raise httpx.ReadTimeout("timed out", request=request)
             if fate == "500":
@@ -66,9 +56,7 @@ class FakeSessions:
         if request.method == "GET" and path == "/v1/sessions":
             if self.lookup_fails:
                 return httpx.Response(500)
-            terms = parse_metadata_query(request.url.params["q"])
-            found = [s for s in self.sessions.values() if metadata_matches(s.get("userMetadata"), terms)]
-            return httpx.Response(200, json=found)
+            return httpx.Response(200, json=self.matching(request))
         if request.method == "GET" and path.startswith("/v1/sessions/"):
             return httpx.Response(200, json=self.sessions[path.rsplit("/", 1)[1]])
         return httpx.Response(404)
@@ -77,7 +65,7 @@ class FakeSessions:
         return [r for r in self.requests if r.method == "POST"]
 
     def lookups(self) -> list[httpx.Request]:
-        return [r for r in self.requests if r.method == "GET" and raw_path(r) == "/v1/sessions"]
+        return self.requests_to("GET", "/v1/sessions")
 
 
 def nonce_of(request: httpx.Request) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import json
 from collections import Counter
 from typing import TYPE_CHECKING, Any
@@ -11,8 +10,7 @@ import httpx
 import pytest
 
 from airflow_provider_browserbase.exceptions import BrowserbasePermissionDeniedError
-from airflow_provider_browserbase.models import metadata_matches, parse_metadata_query
-from tests.hooks.conftest import created_json, raw_path
+from tests.hooks.conftest import StoringApi, created_json, raw_path
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -22,7 +20,7 @@ if TYPE_CHECKING:
 MODES = pytest.mark.parametrize("mode", ["sync", "async"])
 
 
-class SlowSessions:
+class SlowSessions(StoringApi):
     """
     A stateful API whose creates store sessions for real. A ``"slow"`` create times out and its session
     is listed only from the ``reveal_at``-th list call on (it was still being created before that); an
@@ -31,28 +29,23 @@ class SlowSessions:
     """
 
     def __init__(self, *fates: str, reveal_at: int = 1, fail_lists_from: int | None = None) -> None:
-        self.fates = list(fates)
+        super().__init__(*fates)
         self.reveal_at = reveal_at
         self.fail_lists_from = fail_lists_from
         self.refuse_release: set[str] = set()
-        self.sessions: dict[str, dict[str, Any]] = {
-            "other-1": created_json("other-1"),
-            "other-2": created_json("other-2", userMetadata={"airflow": {"nonce": "not-ours"}}),
-        }
+        self.sessions.update(
+            {
+                "other-1": created_json("other-1"),
+                "other-2": created_json("other-2", userMetadata={"airflow": {"nonce": "not-ours"}}),
+            }
+        )
         self.hidden: set[str] = set()
-        self.requests: list[httpx.Request] = []
         self.list_count = 0
-        self._ids = (f"s-{n}" for n in itertools.count(1))
 
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        request.read()
-        self.requests.append(request)
-        path = raw_path(request)
+    def answer(self, request: httpx.Request, path: str) -> httpx.Response:
         if request.method == "POST" and path == "/v1/sessions":
-            fate = self.fates.pop(0) if self.fates else "ok"
-            session_id = next(self._ids)
-            metadata = json.loads(request.content).get("userMetadata")
-            self.sessions[session_id] = created_json(session_id, userMetadata=metadata)
+            fate = self.next_fate()
+            session_id = self.store(request)
             if fate == "slow":
                 self.hidden.add(session_id)
                 raise httpx.ReadTimeout("timed out", request=request)
@@ -63,13 +56,7 @@ class SlowSessions:
                 return httpx.Response(500, json={"message": "Unknown error: 500"})
             if self.list_count >= self.reveal_at:
                 self.hidden.clear()
-            terms = parse_metadata_query(request.url.params["q"])
-            found = [
-                s
-                for sid, s in self.sessions.items()
-                if sid not in self.hidden and metadata_matches(s.get("userMetadata"), terms)
-            ]
-            return httpx.Response(200, json=found)
+            return httpx.Response(200, json=self.matching(request, self.hidden))
         session_id = path.rsplit("/", 1)[1]
         if request.method == "GET" and path.startswith("/v1/sessions/"):
             return httpx.Response(200, json=self.sessions[session_id])
@@ -89,10 +76,10 @@ class SlowSessions:
         )
 
     def creates(self) -> list[httpx.Request]:
-        return [r for r in self.requests if r.method == "POST" and raw_path(r) == "/v1/sessions"]
+        return self.requests_to("POST", "/v1/sessions")
 
     def lists(self) -> list[httpx.Request]:
-        return [r for r in self.requests if r.method == "GET" and raw_path(r) == "/v1/sessions"]
+        return self.requests_to("GET", "/v1/sessions")
 
 
 async def call(hook: BrowserbaseHook, mode: str, name: str, *args: Any) -> Any:
