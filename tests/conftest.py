@@ -90,7 +90,9 @@ _BEFORE: dict[str, set] = {}
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
-    _BEFORE["pids"] = chromium_pids()
+    # Only browsers whose profile lies under this run's temp folder: parallel runs with their own TMPDIR
+    # (several developers on one machine) do not see each other's browsers as leaks.
+    _BEFORE["pids"] = chromium_pids(tempfile.gettempdir())
     _BEFORE["temp"] = _temp_entries()
 
 
@@ -98,7 +100,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     shutil.rmtree(_AIRFLOW_HOME, ignore_errors=True)
     deadline = time.monotonic() + 10
     while True:
-        pids = chromium_pids() - _BEFORE.get("pids", set())
+        pids = chromium_pids(tempfile.gettempdir()) - _BEFORE.get("pids", set())
         temps = _temp_entries() - _BEFORE.get("temp", set())
         if not (pids or temps) or time.monotonic() > deadline:
             break
