@@ -31,7 +31,21 @@ Where Browserbase's behaviour is undocumented or cannot be copied, these are the
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from airflow_provider_browserbase.local.config import DEV_API_KEY, LocalConfig
-from airflow_provider_browserbase.local.server import LocalServer
+
+if TYPE_CHECKING:
+    from airflow_provider_browserbase.local.server import LocalServer
 
 __all__ = ["DEV_API_KEY", "LocalConfig", "LocalServer"]
+
+
+def __getattr__(name: str) -> Any:
+    # Imported on first use: the server pulls in FastAPI, uvicorn and Airflow (seconds), which the
+    # command's argument checks and ``--help`` do not need.
+    if name == "LocalServer":
+        from airflow_provider_browserbase.local.server import LocalServer
+
+        return LocalServer
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -34,14 +34,17 @@ class BodyTooLargeError(ApiError):
     """Raised while reading a body that passes its limit; answered 413."""
 
     def __init__(self, what: str, limit: int, flag: str) -> None:
-        super().__init__(413, f"{what} is larger than {describe_size(limit)} (the server's {flag})")
+        # Connection: close, so the rest of the body is not read only to be thrown away.
+        message = f"{what} is larger than {describe_size(limit)} (the server's {flag})"
+        super().__init__(413, message, {"connection": "close"})
 
 
 class BodyTimeoutError(ApiError):
     """Raised when a request body pauses longer than the body timeout; answered 408."""
 
     def __init__(self, seconds: float) -> None:
-        super().__init__(408, f"the request body paused for more than {seconds:g} s (--body-timeout)")
+        message = f"the request body paused for more than {seconds:g} s (--body-timeout)"
+        super().__init__(408, message, {"connection": "close"})
 
 
 def describe_size(size: int) -> str:
@@ -83,7 +86,7 @@ class BodyLimitMiddleware:
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
             error = BodyTooLargeError(what, limit, flag)
-            await refuse(scope, receive, send, 413, error.message)
+            await refuse(scope, receive, send, 413, error.message, close=True)
             return
         timeout = self.limits.body_timeout
         state: dict[str, Any] = {"received": 0, "done": False}
@@ -118,6 +121,8 @@ def deadline_protocol(base: type[Any], header_timeout: float) -> type[Any]:
 
     class HeaderDeadlineProtocol(base):
         _header_timer: asyncio.TimerHandle | None = None
+        _in_headers = False
+        _header_bytes = 0
 
         def connection_made(self, transport: Any) -> None:
             super().connection_made(transport)
@@ -127,17 +132,25 @@ def deadline_protocol(base: type[Any], header_timeout: float) -> type[Any]:
             super().data_received(data)
             if not self._awaiting_headers():
                 self._disarm()
-            elif self._partial_header_bytes() > MAX_HEADER_BYTES:
-                self.transport.close()
-            else:
-                self._arm()
+                return
+            if self._in_headers:
+                self._header_bytes += len(data)
+                if self._header_bytes > MAX_HEADER_BYTES:
+                    self.transport.close()
+                    return
+            self._arm()
 
-        def _partial_header_bytes(self) -> int:
-            # httptools keeps the URL and headers of the request being parsed; h11 has its own limit
-            # (h11_max_incomplete_event_size), and nothing of this on its protocol object.
-            url = getattr(self, "url", None) or b""
-            headers = getattr(self, "headers", None) or []
-            return len(url) + sum(len(name) + len(value) for name, value in headers)
+        # httptools' callbacks: a request starts, its headers are complete. httptools buffers a header
+        # until it is complete, with no limit of its own; h11 has one (h11_max_incomplete_event_size)
+        # and never calls these.
+        def on_message_begin(self) -> None:
+            super().on_message_begin()
+            self._in_headers = True
+            self._header_bytes = 0
+
+        def on_headers_complete(self) -> None:
+            self._in_headers = False
+            super().on_headers_complete()
 
         def connection_lost(self, exc: Exception | None) -> None:
             self._disarm()

@@ -113,10 +113,18 @@ class HostOriginMiddleware:
         )
 
 
-async def refuse(scope: Scope, receive: Receive, send: Send, status: int, message: str) -> None:
-    """Answer an HTTP request or a WebSocket handshake with Browserbase's error body."""
+async def refuse(
+    scope: Scope, receive: Receive, send: Send, status: int, message: str, *, close: bool = False
+) -> None:
+    """
+    Answer an HTTP request or a WebSocket handshake with Browserbase's error body.
+
+    :param close: Close the connection after the answer (for a body the server will not read).
+    """
     body = json.dumps({"statusCode": status, "error": HTTPStatus(status).phrase, "message": message}).encode()
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    if close:
+        headers.append((b"connection", b"close"))
     if scope["type"] == "http":
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
