@@ -89,7 +89,8 @@ class ServerLimits:
     :param max_extension_unpacked_size: Bytes an extension zip may unpack to (``--max-extension-unpacked``).
     :param max_extension_files: Entries an extension zip may hold (``--max-extension-files``).
     :param max_ws_message_size: Bytes of one WebSocket message from a client (``--max-ws-message-size``);
-        a larger one closes the socket with 1009.
+        a larger one closes the socket with 1009. Messages to the client are not limited: they answer the
+        client's own commands (a full-page screenshot can be tens of MB) and pass one at a time.
     :param header_timeout: Seconds a client may take to send a request's headers, counted from the
         connection or the first byte of the request (``--header-timeout``); then the connection closes.
     :param body_timeout: Seconds a request body may pause between two chunks (``--body-timeout``);

@@ -450,10 +450,11 @@ class Registry:
         self._closed = True
         for session in list(self.sessions.values()):
             self.end_session(session, "COMPLETED", "the server is stopping")
-        if self._retention_task is not None:
-            self._retention_task.cancel()
         pending = [s.teardown for s in self.sessions.values() if s.teardown is not None]
         pending += list(self._background)
+        if self._retention_task is not None:
+            self._retention_task.cancel()
+            pending.append(self._retention_task)
         if pending:
             await asyncio.gather(*pending, return_exceptions=True)
         for session in self.sessions.values():
