@@ -2,7 +2,7 @@
 Slow clients (slowloris): connections that send nothing, half a request, headers a byte at a time, or a
 body that stalls are closed; the number of connections is bounded; the server keeps answering.
 
-Everything is on loopback, against a server with 1 s timeouts, and every socket is closed at the end.
+Everything is on loopback, against a server with 2 s timeouts, and every socket is closed at the end.
 """
 
 from __future__ import annotations
