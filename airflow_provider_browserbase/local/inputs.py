@@ -43,7 +43,8 @@ def _finite_float(text: str) -> float:
     return value
 
 
-# Levels of nesting a JSON body may have; the deepest real one (proxies -> geolocation) has 4.
+# Levels of nesting a JSON body may have: the deepest modelled one (proxies -> geolocation) has 4, and
+# userMetadata, which nests freely, is capped at 512 characters anyway. Deeper input only costs recursion.
 MAX_JSON_DEPTH = 32
 
 
@@ -104,7 +105,8 @@ def non_boolean_fields(model: type[BaseModel], body: Any, path: str = "body") ->
     Paths of known yes/no fields in ``body`` whose value is not ``true``, ``false`` or ``null``.
 
     Pydantic's lax mode reads ``"yes"``, ``"on"``, ``1`` and ``"0"`` as booleans, which the client side
-    wants (template-rendered settings are strings) but an API must not: Browserbase answers 400.
+    wants (template-rendered settings are strings) but a server should not guess. Whether Browserbase
+    coerces such values is undocumented; refusing them is the choice made here.
     """
     if not isinstance(body, dict):
         return []
