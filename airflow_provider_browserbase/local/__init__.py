@@ -27,11 +27,32 @@ Where Browserbase's behaviour is undocumented or cannot be copied, these are the
 - ``timeout_scale`` (``LocalServer`` only) multiplies session lifetimes, so tests can see TIMED_OUT
   without waiting the 60 s minimum; ``expiresAt`` reports the scaled, real end.
 - ``/_admin`` fault injection exists only with ``enable_admin=True`` (``--enable-admin``).
+- Limits Browserbase does not document (``ServerLimits``, one flag each): a body or upload over its size
+  answers 413, a zip bomb 400, a stalled body 408; contexts and extensions past their count answer 429
+  with ``x-should-retry: false`` (a slot frees only by a delete), like the session limit. After
+  ``ended_retention`` an ended session answers an empty log and an empty downloads zip but keeps its
+  record; past ``max_ended_sessions`` the oldest ended session is forgotten (404).
+- Requests must name the server in ``Host`` and WebSockets from other origins are refused (see
+  ``network.py``): a web page cannot reach the server by DNS rebinding or a cross-origin socket.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from airflow_provider_browserbase.local.config import DEV_API_KEY, LocalConfig
-from airflow_provider_browserbase.local.server import LocalServer
+
+if TYPE_CHECKING:
+    from airflow_provider_browserbase.local.server import LocalServer
 
 __all__ = ["DEV_API_KEY", "LocalConfig", "LocalServer"]
+
+
+def __getattr__(name: str) -> Any:
+    # Imported on first use: the server pulls in FastAPI, uvicorn and Airflow (seconds), which the
+    # command's argument checks and ``--help`` do not need.
+    if name == "LocalServer":
+        from airflow_provider_browserbase.local.server import LocalServer
+
+        return LocalServer
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

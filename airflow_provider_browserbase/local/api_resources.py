@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
 import uuid
 from typing import TYPE_CHECKING, Any
 
@@ -10,16 +11,16 @@ from fastapi import APIRouter, Request
 from starlette.responses import JSONResponse, Response
 
 from airflow_provider_browserbase.local.errors import ApiError
-from airflow_provider_browserbase.local.files import InvalidExtensionError, unpack_extension
+from airflow_provider_browserbase.local.files import ArchiveLimits, InvalidExtensionError, unpack_extension
 from airflow_provider_browserbase.local.inputs import (
     config_of,
     read_json_object,
-    read_upload,
     registry_of,
     validate_body,
 )
 from airflow_provider_browserbase.local.openapi import file_body, json_body
 from airflow_provider_browserbase.local.records import Extension, iso, utcnow
+from airflow_provider_browserbase.local.uploads import receive_file
 from airflow_provider_browserbase.models import ContextCreateParams
 
 if TYPE_CHECKING:
@@ -69,20 +70,39 @@ def resource_routers() -> list[APIRouter]:
 
     @extensions.post("", openapi_extra=file_body())
     async def upload_extension(request: Request) -> JSONResponse:
-        upload = await read_upload(request)
+        config = config_of(request)
+        registry = registry_of(request)
+        registry.check_extension_count()
         extension_id = str(uuid.uuid4())
-        directory = config_of(request).data_dir / "extensions" / extension_id
+        folder = config.data_dir / "extensions"
+        folder.mkdir(parents=True, exist_ok=True)
+        limits = config.limits
+        received = await receive_file(
+            request,
+            lambda _name: folder / f"{extension_id}.zip",
+            limit=limits.max_extension_size,
+            what="the extension zip",
+            flag="--max-extension-size",
+        )
+        directory = folder / extension_id
+        archive_limits = ArchiveLimits(limits.max_extension_unpacked_size, limits.max_extension_files)
         try:
-            await asyncio.to_thread(unpack_extension, await upload.read(), directory)
+            await asyncio.to_thread(unpack_extension, received.path, directory, archive_limits)
         except InvalidExtensionError as exc:
             raise ApiError(400, f"body/file is not a valid extension: {exc}") from None
+        finally:
+            received.path.unlink(missing_ok=True)
         extension = Extension(
             id=extension_id,
-            file_name=upload.filename or "extension.zip",
-            project_id=config_of(request).project_id,
+            file_name=received.filename or "extension.zip",
+            project_id=config.project_id,
             directory=directory,
         )
-        registry_of(request).add_extension(extension)
+        try:
+            registry.add_extension(extension)
+        except Exception:
+            shutil.rmtree(directory, ignore_errors=True)
+            raise
         return JSONResponse(extension.to_json())
 
     @extensions.get("/{extension_id}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, Request
 from starlette.responses import JSONResponse, Response
@@ -13,17 +14,20 @@ from airflow_provider_browserbase.local.files import UnsafeNameError, safe_uploa
 from airflow_provider_browserbase.local.inputs import (
     config_of,
     read_json_object,
-    read_upload,
     registry_of,
     validate_body,
 )
 from airflow_provider_browserbase.local.openapi import file_body, json_body
+from airflow_provider_browserbase.local.uploads import receive_file
 from airflow_provider_browserbase.models import (
     SessionCreateParams,
     SessionUpdateParams,
     metadata_matches,
     parse_metadata_query,
 )
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 STATUSES = ("PENDING", "RUNNING", "ERROR", "TIMED_OUT", "COMPLETED")
 
@@ -137,16 +141,24 @@ def session_router() -> APIRouter:
         session = registry_of(request).get_session(session_id)
         if not session.live:
             raise ApiError(400, f"Session {session_id} has ended; uploads need a running session")
-        upload = await read_upload(request)
         # Stored per session, not in one shared /tmp/.uploads: sessions must not see each other's
         # files. Code written for Browserbase still works: the CDP proxy maps /tmp/.uploads/<name>
         # in DOM.setFileInputFiles to this folder.
-        try:
-            target = safe_upload_path(session.directory / "uploads", upload.filename or "")
-        except UnsafeNameError as exc:
-            raise ApiError(400, str(exc)) from None
-        data = await upload.read()
-        await asyncio.to_thread(target.write_bytes, data)
+        folder = session.directory / "uploads"
+
+        def where(filename: str) -> Path:
+            try:
+                return safe_upload_path(folder, filename)
+            except UnsafeNameError as exc:
+                raise ApiError(400, str(exc)) from None
+
+        await receive_file(
+            request,
+            where,
+            limit=config_of(request).limits.max_upload_size,
+            what="the upload",
+            flag="--max-upload-size",
+        )
         return JSONResponse({"message": "File uploaded successfully"})
 
     return router

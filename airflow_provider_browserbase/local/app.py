@@ -20,6 +20,8 @@ from airflow_provider_browserbase.local.chromium import find_chromium, sweep_sta
 from airflow_provider_browserbase.local.errors import error_response, install_error_handlers
 from airflow_provider_browserbase.local.faults import FaultInjector, FaultMiddleware, admin_router
 from airflow_provider_browserbase.local.inputs import registry_of, require_api_key
+from airflow_provider_browserbase.local.limits import BodyLimitMiddleware
+from airflow_provider_browserbase.local.network import HostOriginMiddleware
 from airflow_provider_browserbase.local.pool import BrowserPool
 from airflow_provider_browserbase.local.proxy import cdp_proxy
 from airflow_provider_browserbase.local.state import Registry
@@ -106,6 +108,9 @@ def create_app(config: LocalConfig, extra_routes: Sequence[BaseRoute] = ()) -> F
         app.add_middleware(FaultMiddleware, injector=injector)
         app.include_router(admin_router(injector), dependencies=auth)
     app.add_middleware(RequestIdMiddleware)
+    # Added last, so they run first: for every route, the demo shop and the WebSockets included.
+    app.add_middleware(BodyLimitMiddleware, limits=config.limits)
+    app.add_middleware(HostOriginMiddleware, config=config)
 
     @app.get("/health")
     async def health(request: Request) -> JSONResponse:

@@ -6,13 +6,19 @@ import argparse
 import asyncio
 import logging
 import math
+import re
 import shutil
 import signal
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from airflow_provider_browserbase.local.config import LocalConfig, default_api_key, make_own_data_dir
+from airflow_provider_browserbase.local.config import (
+    LocalConfig,
+    ServerLimits,
+    default_api_key,
+    make_own_data_dir,
+)
 
 if TYPE_CHECKING:
     from types import FrameType
@@ -20,24 +26,62 @@ if TYPE_CHECKING:
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
+def _whole_number(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+
+
 def _positive_int(text: str) -> int:
-    value = int(text)
+    value = _whole_number(text)
     if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
     return value
 
 
 def _non_negative_int(text: str) -> int:
-    value = int(text)
+    value = _whole_number(text)
     if value < 0:
-        raise argparse.ArgumentTypeError("must be 0 or more")
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
     return value
 
 
-def _non_negative_float(text: str) -> float:
-    value = float(text)
-    if not 0 <= value < math.inf:  # also refuses nan
-        raise argparse.ArgumentTypeError("must be a finite number, 0 or more")
+def _port(text: str) -> int:
+    value = _whole_number(text)
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be a port from 0 to 65535 (0 picks a free one), got {value}")
+    return value
+
+
+def _seconds(text: str, *, positive: bool = False) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    low_ok = value > 0 if positive else value >= 0
+    if not (low_ok and value < math.inf):  # also refuses nan
+        bound = "more than 0" if positive else "0 or more"
+        raise argparse.ArgumentTypeError(f"must be a finite number of seconds, {bound}, got {text}")
+    return value
+
+
+def _positive_seconds(text: str) -> float:
+    return _seconds(text, positive=True)
+
+
+_SIZE_UNITS = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30}
+_SIZE = re.compile(r"^\s*(\d+)\s*([KMG]?)(?:I?B)?\s*$", re.IGNORECASE)
+
+
+def _size(text: str) -> int:
+    """Bytes, optionally with a binary unit: ``1048576``, ``512K``, ``100M``, ``1GiB``."""
+    match = _SIZE.match(text)
+    if match is None:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a size: give bytes, or a number with K, M or G")
+    value = int(match.group(1)) * _SIZE_UNITS[match.group(2).upper()]
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1 byte")
     return value
 
 
@@ -46,14 +90,26 @@ def build_parser() -> argparse.ArgumentParser:
         prog="browserbase-local",
         description="Serve the Browserbase REST API on this machine, each session a real headless Chromium.",
     )
-    parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
     parser.add_argument(
-        "--port", type=int, default=8787, help="port to bind; 0 picks a free one (default 8787)"
+        "--host",
+        default="127.0.0.1",
+        help="interface to bind (default 127.0.0.1); any other than loopback needs your own --api-key",
+    )
+    parser.add_argument(
+        "--port", type=_port, default=8787, help="port to bind; 0 picks a free one (default 8787)"
     )
     parser.add_argument(
         "--api-key",
         default=None,
-        help="required X-BB-API-Key (default: $BROWSERBASE_API_KEY, else bb_local_dev_key)",
+        help="required X-BB-API-Key (default: $BROWSERBASE_API_KEY, else the public bb_local_dev_key)",
+    )
+    parser.add_argument(
+        "--allowed-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="also answer requests whose Host header names NAME (repeatable; '*' for any); "
+        "the loopback names and --host are always accepted",
     )
     parser.add_argument(
         "--max-sessions", type=_positive_int, default=4, help="live sessions at once (default 4)"
@@ -70,7 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--no-browser", action="store_true", help="API-only sessions without Chromium")
     parser.add_argument(
         "--connect-deadline",
-        type=float,
+        type=_positive_seconds,
         default=300.0,
         help="seconds a new session waits for its first CDP client (default 300)",
     )
@@ -86,19 +142,61 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--no-demo", action="store_true", help="do not serve the demo shop at /demo")
     parser.add_argument(
         "--cdp-idle-timeout",
-        type=float,
+        type=_seconds,
         default=600.0,
         help="seconds without a CDP command before a client is disconnected; 0 = never (default 600)",
     )
     parser.add_argument(
         "--release-delay",
-        type=_non_negative_float,
+        type=_seconds,
         default=0.0,
         help="seconds a released session stays RUNNING before it ends COMPLETED, as Browserbase releases "
         "asynchronously (default 0: at once)",
     )
     parser.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
+    _add_limit_flags(parser.add_argument_group("limits (sizes in bytes, or with K, M, G)"))
     return parser
+
+
+#: flag, ServerLimits field, type, help; the default comes from ServerLimits.
+LIMIT_FLAGS = (
+    ("--max-body-size", "max_body_size", _size, "bytes of a JSON request body"),
+    ("--max-upload-size", "max_upload_size", _size, "bytes of one session upload"),
+    ("--max-extension-size", "max_extension_size", _size, "bytes of an extension zip"),
+    ("--max-extension-unpacked", "max_extension_unpacked_size", _size, "bytes an extension unpacks to"),
+    ("--max-extension-files", "max_extension_files", _positive_int, "entries of an extension zip"),
+    ("--max-ws-message-size", "max_ws_message_size", _size, "bytes of one WebSocket message from a client"),
+    ("--header-timeout", "header_timeout", _positive_seconds, "seconds to send a request's headers"),
+    ("--body-timeout", "body_timeout", _positive_seconds, "seconds a request body may pause"),
+    ("--max-connections", "max_connections", _positive_int, "connections and requests at once (then 503)"),
+    ("--max-contexts", "max_contexts", _positive_int, "contexts kept at once (then 429)"),
+    ("--max-extensions", "max_extensions", _positive_int, "extensions kept at once (then 429)"),
+    (
+        "--ended-retention",
+        "ended_retention",
+        _positive_seconds,
+        "seconds an ended session keeps its logs and downloads",
+    ),
+    ("--max-ended-sessions", "max_ended_sessions", _positive_int, "ended sessions remembered at all"),
+)
+
+
+def _add_limit_flags(group: argparse._ArgumentGroup) -> None:
+    defaults = ServerLimits()
+    for flag, name, kind, text in LIMIT_FLAGS:
+        default = getattr(defaults, name)
+        shown = _describe_default(default) if kind is _size else f"{default:g}"
+        metavar = "BYTES" if kind is _size else "SECONDS" if kind is _positive_seconds else "N"
+        group.add_argument(
+            flag, dest=name, type=kind, default=default, metavar=metavar, help=f"{text} (default {shown})"
+        )
+
+
+def _describe_default(size: int) -> str:
+    for unit, factor in (("G", 2**30), ("M", 2**20), ("K", 2**10)):
+        if size % factor == 0:
+            return f"{size // factor}{unit}"
+    return str(size)
 
 
 async def _serve(config: LocalConfig, log_level: str, demo: bool = True) -> int:
@@ -125,9 +223,11 @@ async def _serve(config: LocalConfig, log_level: str, demo: bool = True) -> int:
         await asyncio.sleep(0.02)
     if server.started:
         _serving["started"] = True
+        # Never the key itself: this line ends up in CI logs and terminals shared on screen.
+        key = "the default development key" if config.uses_default_key else "your own"
         print(
             f"browserbase-local ready at {config.base_url} "
-            f"(api key: {config.api_key}, max sessions {config.max_sessions})",
+            f"(api key: {key}, max sessions {config.max_sessions})",
             flush=True,
         )
     await task
@@ -145,27 +245,34 @@ def _on_stop_signal(signum: int, frame: FrameType | None) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        limits = ServerLimits(**{name: getattr(args, name) for _, name, _, _ in LIMIT_FLAGS})
+        config = LocalConfig(
+            host=args.host,
+            port=args.port,
+            api_key=args.api_key or default_api_key(),
+            max_sessions=args.max_sessions,
+            pool_size=args.pool_size,
+            chromium=args.chromium,
+            no_browser=args.no_browser,
+            connect_deadline=args.connect_deadline,
+            creations_per_minute=args.creations_per_minute,
+            enable_admin=args.enable_admin,
+            cdp_idle_timeout=args.cdp_idle_timeout or None,
+            release_delay=args.release_delay,
+            allowed_hosts=tuple(args.allowed_host),
+            limits=limits,
+        )
+    except ValueError as exc:
+        parser.error(str(exc))  # exits 2 with the usage line, as a bad flag does
     # Until uvicorn takes over the signals, SIGTERM/SIGINT must still run the clean-up below.
     previous = {sig: signal.signal(sig, _on_stop_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     _serving["started"] = False
     own_dir = args.data_dir is None
     data_dir = make_own_data_dir() if own_dir else Path(args.data_dir)
-    config = LocalConfig(
-        host=args.host,
-        port=args.port,
-        api_key=args.api_key or default_api_key(),
-        max_sessions=args.max_sessions,
-        pool_size=args.pool_size,
-        chromium=args.chromium,
-        data_dir=data_dir,
-        no_browser=args.no_browser,
-        connect_deadline=args.connect_deadline,
-        creations_per_minute=args.creations_per_minute,
-        enable_admin=args.enable_admin,
-        cdp_idle_timeout=args.cdp_idle_timeout or None,
-        release_delay=args.release_delay,
-    )
+    config.data_dir = data_dir
     try:
         return asyncio.run(_serve(config, args.log_level, demo=not args.no_demo))
     except OSError as exc:

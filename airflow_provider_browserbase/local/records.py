@@ -146,6 +146,8 @@ class Session:
     page_ids: dict[str, int] = field(default_factory=dict)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     teardown: asyncio.Task[None] | None = None
+    # Set once the retention or the count of ended sessions dropped its logs and files.
+    files_dropped: bool = False
 
     @property
     def live(self) -> bool:

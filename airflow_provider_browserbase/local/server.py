@@ -13,8 +13,14 @@ from typing import TYPE_CHECKING, Any
 import uvicorn
 
 from airflow_provider_browserbase.local.app import create_app
-from airflow_provider_browserbase.local.config import LocalConfig, default_api_key, make_own_data_dir
+from airflow_provider_browserbase.local.config import (
+    LocalConfig,
+    ServerLimits,
+    default_api_key,
+    make_own_data_dir,
+)
 from airflow_provider_browserbase.local.demo_site import demo_mount
+from airflow_provider_browserbase.local.limits import MAX_HEADER_BYTES, deadline_protocol
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -24,8 +30,6 @@ if TYPE_CHECKING:
     from starlette.routing import BaseRoute
 
 log = logging.getLogger(__name__)
-
-WS_MAX_SIZE = 256 * 2**20
 
 
 def bind_socket(host: str, port: int) -> socket.socket:
@@ -45,10 +49,14 @@ def bind_socket(host: str, port: int) -> socket.socket:
 
 
 def uvicorn_server(app: FastAPI, **overrides: Any) -> uvicorn.Server:
+    """A uvicorn server for ``app`` bounded by ``app.state.config.limits`` (see :mod:`.limits`)."""
+    limits: ServerLimits = app.state.config.limits
     settings: dict[str, Any] = {
-        "ws_max_size": WS_MAX_SIZE,
+        "ws_max_size": limits.max_ws_message_size,
         "ws_ping_interval": 20.0,
         "ws_ping_timeout": 20.0,
+        "limit_concurrency": limits.max_connections,
+        "h11_max_incomplete_event_size": MAX_HEADER_BYTES,
         "timeout_graceful_shutdown": 5,
         "log_level": "warning",
         # Access lines would print connect URLs (?signingKey=...) and live-view tokens: secrets.
@@ -56,7 +64,10 @@ def uvicorn_server(app: FastAPI, **overrides: Any) -> uvicorn.Server:
         "lifespan": "on",
     }
     settings.update(overrides)
-    return uvicorn.Server(uvicorn.Config(app, **settings))
+    config = uvicorn.Config(app, **settings)
+    config.load()
+    config.http_protocol_class = deadline_protocol(config.http_protocol_class, limits.header_timeout)
+    return uvicorn.Server(config)
 
 
 class LocalServer:
@@ -80,6 +91,8 @@ class LocalServer:
     :param enable_admin: Serve the ``/_admin`` fault-injection endpoints.
     :param cdp_idle_timeout: Seconds without a CDP command before a client is disconnected (``None``: never).
     :param release_delay: Seconds a released session stays RUNNING before it ends COMPLETED (0: at once).
+    :param allowed_hosts: Names accepted in the ``Host`` header besides the loopback names and ``host``.
+    :param limits: Sizes, counts and timeouts (defaults: :class:`~.config.ServerLimits`).
     :param extra_routes: Additional routes or mounts for the app.
     :param demo: Serve the examples' demo shop at ``/demo``.
     :param startup_timeout: Seconds to wait for the server to come up.
@@ -102,6 +115,8 @@ class LocalServer:
         enable_admin: bool = False,
         cdp_idle_timeout: float | None = 600.0,
         release_delay: float = 0.0,
+        allowed_hosts: Sequence[str] = (),
+        limits: ServerLimits | None = None,
         extra_routes: Sequence[BaseRoute] = (),
         demo: bool = True,
         startup_timeout: float = 30.0,
@@ -122,6 +137,8 @@ class LocalServer:
             enable_admin=enable_admin,
             cdp_idle_timeout=cdp_idle_timeout,
             release_delay=release_delay,
+            allowed_hosts=tuple(allowed_hosts),
+            limits=limits or ServerLimits(),
         )
         self._extra_routes = [*extra_routes, demo_mount()] if demo else list(extra_routes)
         self._startup_timeout = startup_timeout

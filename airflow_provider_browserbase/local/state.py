@@ -38,6 +38,8 @@ log = logging.getLogger(__name__)
 
 # Ended sessions whose CDP logs are kept; older ones drop theirs, so memory stays bounded on a long run.
 ENDED_WITH_LOGS = 100
+# A slot of a count limit frees only when something is deleted: an immediate retry cannot succeed.
+_NO_RETRY = {"x-should-retry": "false"}
 # Kept after a session ends, until the server stops: Browserbase serves downloads after the end.
 KEPT_AFTER_END = ("downloads",)
 
@@ -80,6 +82,13 @@ class Registry:
         self._creations: deque[float] = deque()
         self._starting = 0
         self._closed = False
+        # Ended sessions in the order they ended: pruning pops from the left, O(1) per session end.
+        self._ended: deque[Session] = deque()
+        self._ended_with_logs: deque[Session] = deque()
+        self._retained: deque[Session] = deque()  # ended, files and logs not yet dropped
+        self._retention_wakeup = asyncio.Event()
+        self._retention_task: asyncio.Task[None] | None = None
+        self._background: set[asyncio.Task[None]] = set()
 
     # limits
 
@@ -285,18 +294,68 @@ class Registry:
         for task in session.tasks:
             if task is not current:
                 task.cancel()
-        self._prune_logs()
         session.teardown = asyncio.get_running_loop().create_task(
             self._teardown(session, context if write_back else None)
         )
+        self._remember_ended(session)
         return True
 
-    def _prune_logs(self) -> None:
-        ended = [s for s in self.sessions.values() if s.ended_at is not None and s.logs]
-        if len(ended) > ENDED_WITH_LOGS:
-            ended.sort(key=lambda s: s.ended_at or s.created_at)
-            for old in ended[:-ENDED_WITH_LOGS]:
-                old.logs.clear()
+    # pruning of ended sessions
+
+    def _remember_ended(self, session: Session) -> None:
+        """Bound what ended sessions keep, with O(1) work here (amortised), never a scan of all sessions."""
+        self._ended_with_logs.append(session)
+        while len(self._ended_with_logs) > ENDED_WITH_LOGS:
+            self._ended_with_logs.popleft().logs.clear()
+        self._retained.append(session)
+        self._retention_wakeup.set()
+        if self._retention_task is None and not self._closed:
+            self._retention_task = asyncio.get_running_loop().create_task(self._drop_expired())
+        self._ended.append(session)
+        limit = self.config.limits.max_ended_sessions
+        while len(self._ended) > limit:
+            self._forget(self._ended.popleft())
+        while len(self._retained) > limit:  # the same sessions, in the same order: already forgotten
+            self._drop_files(self._retained.popleft())
+
+    def _forget(self, session: Session) -> None:
+        """Drop an ended session altogether: its record (404 from now on), logs and files."""
+        self.sessions.pop(session.id, None)
+        self._drop_files(session)
+
+    def _drop_files(self, session: Session) -> None:
+        session.logs.clear()
+        if session.files_dropped:
+            return
+        session.files_dropped = True
+        directory = session.directory
+        teardown = session.teardown
+
+        async def remove() -> None:
+            if teardown is not None:
+                await asyncio.wait([teardown])  # the teardown writes into the folder until it ends
+            await asyncio.to_thread(shutil.rmtree, directory, True)
+
+        task = asyncio.get_running_loop().create_task(remove())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _drop_expired(self) -> None:
+        """Drop logs and downloads of sessions ended more than ``ended_retention`` seconds ago."""
+        retention = self.config.limits.ended_retention
+        while True:
+            if not self._retained:
+                self._retention_wakeup.clear()
+                await self._retention_wakeup.wait()
+                continue
+            oldest = self._retained[0]
+            assert oldest.ended_at is not None
+            wait = retention - (utcnow() - oldest.ended_at).total_seconds()
+            if wait > 0:
+                await asyncio.sleep(wait)
+                continue
+            self._retained.popleft()
+            self._drop_files(oldest)
 
     async def _teardown(self, session: Session, context: Context | None) -> None:
         try:
@@ -333,6 +392,11 @@ class Registry:
             raise NotFoundError(f"Context {context_id} not found") from None
 
     def create_context(self, name: str | None) -> Context:
+        limit = self.config.limits.max_contexts
+        if len(self.contexts) >= limit:
+            raise LimitExceededError(
+                f"You've reached the limit of {limit} contexts (--max-contexts); delete one first", _NO_RETRY
+            )
         if name is not None:
             name = name.strip()
             taken = {c.name.casefold() for c in self.contexts.values() if c.name}
@@ -361,7 +425,17 @@ class Registry:
         except KeyError:
             raise NotFoundError(f"Extension {extension_id} not found") from None
 
+    def check_extension_count(self) -> None:
+        """Raise :class:`LimitExceededError` when one more extension would pass ``max_extensions``."""
+        limit = self.config.limits.max_extensions
+        if len(self.extensions) >= limit:
+            raise LimitExceededError(
+                f"You've reached the limit of {limit} extensions (--max-extensions); delete one first",
+                _NO_RETRY,
+            )
+
     def add_extension(self, extension: Extension) -> None:
+        self.check_extension_count()  # again: several uploads may have been checked at once
         self.extensions[extension.id] = extension
 
     def delete_extension(self, extension_id: str) -> None:
@@ -377,6 +451,10 @@ class Registry:
         for session in list(self.sessions.values()):
             self.end_session(session, "COMPLETED", "the server is stopping")
         pending = [s.teardown for s in self.sessions.values() if s.teardown is not None]
+        pending += list(self._background)
+        if self._retention_task is not None:
+            self._retention_task.cancel()
+            pending.append(self._retention_task)
         if pending:
             await asyncio.gather(*pending, return_exceptions=True)
         for session in self.sessions.values():

@@ -37,15 +37,15 @@ def processes_using(folder: Path) -> list[int]:
 
 
 @pytest.mark.parametrize(
-    ("stop_signal", "options", "key"),
+    ("stop_signal", "options", "key", "shown"),
     [
-        (signal.SIGTERM, ["--api-key", "cli-test-key"], "cli-test-key"),
-        (signal.SIGINT, ["--no-browser"], "bb_local_dev_key"),
+        (signal.SIGTERM, ["--api-key", "cli-test-key"], "cli-test-key", "your own"),
+        (signal.SIGINT, ["--no-browser"], "bb_local_dev_key", "the default development key"),
     ],
     ids=["SIGTERM-chromium", "SIGINT-no-browser"],
 )
 def test_cli_prints_ready_line_and_stops_cleanly(
-    tmp_path: Path, stop_signal: signal.Signals, options: list[str], key: str
+    tmp_path: Path, stop_signal: signal.Signals, options: list[str], key: str, shown: str
 ) -> None:
     data_dir = tmp_path / "data"
     STARTED_DIRS.append(data_dir / "bb-")
@@ -67,7 +67,7 @@ def test_cli_prints_ready_line_and_stops_cleanly(
         assert proc.stdout is not None
         first_line = proc.stdout.readline().rstrip("\n")
         expected = (
-            rf"^browserbase-local ready at (http://127\.0\.0\.1:\d+) \(api key: {key}, max sessions 2\)$"
+            rf"^browserbase-local ready at (http://127\.0\.0\.1:\d+) \(api key: {shown}, max sessions 2\)$"
         )
         match = re.match(expected, first_line)
         assert match, (first_line, proc.stderr.read() if proc.poll() is not None else "")
@@ -95,6 +95,7 @@ def test_cli_prints_ready_line_and_stops_cleanly(
         log = proc.stderr.read()
         assert "Session" in log  # info lines were written...
         assert signing_key not in log  # ...but never a connect URL's secret
+        assert key not in log  # nor the API key
         for pid in browsers:
             wait_gone(pid)
         assert processes_using(data_dir) == []
@@ -118,7 +119,7 @@ def test_cli_without_chromium_explains_how_to_install(
 
 
 def test_cli_rejects_bad_options(capsys: pytest.CaptureFixture[str]) -> None:
-    for bad in (["--max-sessions", "0"], ["--pool-size", "-1"], ["--port", "http"]):
+    for bad in (["--max-sessions", "0"], ["--pool-size", "-1"], ["--port", "http"], ["--port", "-1"]):
         with pytest.raises(SystemExit) as exited:
             main(bad)
         assert exited.value.code == 2
