@@ -78,6 +78,8 @@ class LocalConfig:
         stays RUNNING, with its browser and clients, until then. 0 ends it at once.
     :param log_limit: CDP request/response pairs kept per session for ``/logs``.
     :param project_id: Id of the one synthetic project.
+    :param allow_file_urls: Let clients load ``file:`` URLs (host files) in session browsers.
+    :param no_sandbox_as_root: Allow starting browsers as root, where Chromium runs without its sandbox.
     """
 
     host: str = "127.0.0.1"
@@ -97,6 +99,8 @@ class LocalConfig:
     release_delay: float = 0.0
     log_limit: int = 1000
     project_id: str = PROJECT_ID
+    allow_file_urls: bool = False
+    no_sandbox_as_root: bool = False
 
     def __post_init__(self) -> None:
         if not 0 <= self.release_delay < math.inf:  # also refuses nan
