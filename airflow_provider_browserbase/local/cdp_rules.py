@@ -67,13 +67,17 @@ class SessionFiles:
 
 
 def is_local_url(url: str) -> bool:
-    """Whether ``url`` would load a host file (``file:``, ``filesystem:``, ``view-source:file:`` ...)."""
+    """
+    Whether ``url`` could load a host file: ``file:``, ``filesystem:``, ``view-source:file:`` ..., or a
+    non-empty URL without a scheme, which ``Target.createTarget`` turns into ``file:`` when it looks like
+    a path (``/etc/hostname`` opened ``file:///etc/hostname``).
+    """
     # Chromium drops tabs and newlines anywhere in a URL and trims control characters and spaces.
     text = re.sub(r"[\t\n\r]", "", url).strip(_TRIMMED)
     while True:
         match = _SCHEME.match(text)
         if match is None:
-            return False
+            return bool(text)
         scheme = match.group(1).lower()
         if scheme in _LOCAL_SCHEMES:
             return True
@@ -86,8 +90,8 @@ def _check_url(method: str, params: dict[str, Any], files: SessionFiles) -> None
     url = params.get(_URL_PARAMS[method])
     if isinstance(url, str) and not files.allow_file_urls and is_local_url(url):
         raise CommandRefusedError(
-            f"{method}: file: URLs are not allowed (they would read the server's files); "
-            "start browserbase-local with --allow-file-urls to allow them"
+            f"{method}: file: URLs (and URLs without a scheme) are not allowed: they would read the "
+            "server's files; start browserbase-local with --allow-file-urls to allow them"
         )
 
 

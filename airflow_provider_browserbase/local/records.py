@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import math
+import secrets
 from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
@@ -146,6 +147,8 @@ class Session:
     page_ids: dict[str, int] = field(default_factory=dict)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     teardown: asyncio.Task[None] | None = None
+    # Signs the session's live-view tokens (devtools.py): random, so a token cannot be derived from the id.
+    live_secret: bytes = field(default_factory=lambda: secrets.token_bytes(32), repr=False)
 
     @property
     def live(self) -> bool:
