@@ -148,7 +148,7 @@ def test_upload_names_that_leave_the_folder_are_refused(api: httpx.Client, sessi
     assert response.json()["message"]
 
 
-def test_live_view_urls_open_the_devtools_frontend(
+def test_live_view_urls_open_the_viewer_with_an_expiring_token(
     api: httpx.Client, browser: Browser, session, server
 ) -> None:
     page = browser.contexts[0].pages[0]
@@ -160,31 +160,32 @@ def test_live_view_urls_open_the_devtools_frontend(
     assert entry["url"] == f"{server.base_url}/site/"
     assert entry["title"] == "Test site"
 
-    frontend = api.get(entry["debuggerFullscreenUrl"])
-    assert frontend.status_code == 200
-    assert "DevTools" in frontend.text
-    assert api.get(f"{server.base_url}/devtools/entrypoints/inspector/inspector.js").status_code == 200
+    viewer = api.get(entry["debuggerFullscreenUrl"])
+    assert viewer.status_code == 200
+    assert "live-assets/viewer.js" in viewer.text
+    assert "<header>" not in viewer.text  # fullscreen: the view only
 
-    # The page socket the frontend opens goes through this server, and drives the page.
-    ws_url = "ws://" + entry["debuggerUrl"].split("?ws=", 1)[1]
+    # The page socket goes through this server and drives the page: navigation, under the proxy's rules.
+    ws_url = live["wsUrl"] + f"&page={entry['id']}"
     with websockets.sync.client.connect(ws_url, max_size=None) as ws:
-        ws.send('{"id": 1, "method": "Runtime.evaluate", "params": {"expression": "document.title"}}')
+        ws.send('{"id": 1, "method": "Page.navigate", "params": {"url": "about:blank#live"}}')
         reply = ws.recv(timeout=10)
-        while '"id":1' not in reply:
+        while '"id": 1' not in reply and '"id":1' not in reply:
             reply = ws.recv(timeout=10)
-        assert "Test site" in reply
+        assert "frameId" in reply
+    page.wait_for_url("about:blank#live", timeout=10000)
 
-    forged = re.sub(r"/debug/([^/]+)/[^/]+/", r"/debug/\1/9999999999-forged/", ws_url)
+    forged = re.sub(r"token=[^&]+", "token=9999999999.forged", ws_url)
     with pytest.raises(websockets.exceptions.InvalidStatus) as refused:
         websockets.sync.client.connect(forged)
     assert refused.value.response.status_code == 401
 
     short = api.get(f"/v1/sessions/{session['id']}/debug", params={"expiresIn": 1}).json()
     time.sleep(2.1)
-    expired = "ws://" + short["pages"][0]["debuggerUrl"].split("?ws=", 1)[1]
     with pytest.raises(websockets.exceptions.InvalidStatus) as late:
-        websockets.sync.client.connect(expired)
+        websockets.sync.client.connect(short["wsUrl"])
     assert late.value.response.status_code == 401
+    assert api.get(short["debuggerUrl"]).status_code == 401
 
 
 def test_logs_record_cdp_calls(api: httpx.Client, browser: Browser, session, server) -> None:
