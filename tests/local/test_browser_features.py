@@ -116,7 +116,7 @@ def test_playwright_native_download_lands_in_the_session_zip_not_on_the_client_p
     assert len(names) == 1
     assert re.fullmatch(r"report-\d{13}\.txt", names[0]), names
     assert archive.read(names[0]).decode() == REPORT
-    with pytest.raises(Exception, match="No such file|ENOENT"):
+    with pytest.raises(Exception, match=r"No such file|ENOENT"):
         download.path().read_text()
 
 
