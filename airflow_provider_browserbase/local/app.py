@@ -15,7 +15,7 @@ from starlette.routing import Route, WebSocketRoute
 from airflow_provider_browserbase.local import devtools, live_assets, live_page
 from airflow_provider_browserbase.local.api_resources import resource_routers
 from airflow_provider_browserbase.local.api_sessions import session_router
-from airflow_provider_browserbase.local.chromium import find_chromium, sweep_stale_dirs
+from airflow_provider_browserbase.local.chromium import check_root, find_chromium, sweep_stale_dirs
 from airflow_provider_browserbase.local.errors import error_response, install_error_handlers
 from airflow_provider_browserbase.local.faults import FaultInjector, FaultMiddleware, admin_router
 from airflow_provider_browserbase.local.inputs import registry_of, require_api_key
@@ -67,7 +67,10 @@ def create_app(config: LocalConfig, extra_routes: Sequence[BaseRoute] = ()) -> F
     :param extra_routes: Additional Starlette routes or mounts, e.g. a demo site at ``/demo``.
     """
     build_models()  # the server validates requests from its loop while tests use the models in theirs
-    executable = None if config.no_browser else find_chromium(config.chromium)
+    executable = None
+    if not config.no_browser:
+        check_root(config.no_sandbox_as_root)
+        executable = find_chromium(config.chromium)
     config.data_dir.mkdir(parents=True, exist_ok=True)
 
     @contextlib.asynccontextmanager

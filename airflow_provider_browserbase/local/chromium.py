@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from airflow_provider_browserbase.local.cdp import CdpError
 from airflow_provider_browserbase.local.cdp_mux import CdpMux, MuxCdpConnection
+from airflow_provider_browserbase.local.config import NO_SANDBOX_AS_ROOT_ENV
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -67,6 +68,27 @@ FLAGS = (
 
 class ChromiumNotFoundError(RuntimeError):
     """Raised when no Chromium executable can be found."""
+
+
+class RunningAsRootError(RuntimeError):
+    """Raised when browsers would start as root and ``--no-sandbox-as-root`` was not given."""
+
+
+def check_root(allowed: bool) -> None:
+    """
+    Refuse to run browsers as root unless ``allowed`` (``--no-sandbox-as-root``).
+
+    Chromium cannot use its sandbox as root (``--no-sandbox``), so a page that exploits the renderer runs
+    as root. Dropping privileges instead was considered and not chosen: it needs a dedicated user who owns
+    the data folder, Chromium's files and every upload, which a container or a laptop rarely has; an
+    explicit opt-in keeps the risk visible where it is taken (CI containers, throwaway machines).
+    """
+    if os.geteuid() == 0 and not allowed:
+        raise RunningAsRootError(
+            "refusing to start browsers as root: Chromium would run without its sandbox, so a malicious "
+            "page could take over the machine. Run browserbase-local as an ordinary user, or accept the "
+            f"risk with --no-sandbox-as-root ({NO_SANDBOX_AS_ROOT_ENV}=1), e.g. in a throwaway container"
+        )
 
 
 class ChromiumLaunchError(RuntimeError):

@@ -6,13 +6,19 @@ import argparse
 import asyncio
 import logging
 import math
+import os
 import shutil
 import signal
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from airflow_provider_browserbase.local.config import LocalConfig, default_api_key, make_own_data_dir
+from airflow_provider_browserbase.local.config import (
+    NO_SANDBOX_AS_ROOT_ENV,
+    LocalConfig,
+    default_api_key,
+    make_own_data_dir,
+)
 
 if TYPE_CHECKING:
     from types import FrameType
@@ -97,6 +103,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="seconds a released session stays RUNNING before it ends COMPLETED, as Browserbase releases "
         "asynchronously (default 0: at once)",
     )
+    parser.add_argument(
+        "--allow-file-urls",
+        action="store_true",
+        help="let CDP clients and the live view load file: URLs, which read this machine's files "
+        "(default: refused)",
+    )
+    parser.add_argument(
+        "--no-sandbox-as-root",
+        action="store_true",
+        default=os.environ.get(NO_SANDBOX_AS_ROOT_ENV) == "1",
+        help=f"allow browsers to run as root, without Chromium's sandbox (also ${NO_SANDBOX_AS_ROOT_ENV}=1); "
+        "refused by default",
+    )
     parser.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
     return parser
 
@@ -104,7 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
 async def _serve(config: LocalConfig, log_level: str, demo: bool = True) -> int:
     # Imported here: importing the app pulls in Airflow (seconds); the SIGTERM handler is already set.
     from airflow_provider_browserbase.local.app import create_app
-    from airflow_provider_browserbase.local.chromium import ChromiumNotFoundError
+    from airflow_provider_browserbase.local.chromium import ChromiumNotFoundError, RunningAsRootError
     from airflow_provider_browserbase.local.demo_site import demo_mount
     from airflow_provider_browserbase.local.server import bind_socket, uvicorn_server
 
@@ -114,7 +133,7 @@ async def _serve(config: LocalConfig, log_level: str, demo: bool = True) -> int:
     config.port = sock.getsockname()[1]
     try:
         app = create_app(config, [demo_mount()] if demo else [])
-    except ChromiumNotFoundError as exc:
+    except (ChromiumNotFoundError, RunningAsRootError) as exc:
         sock.close()
         print(f"browserbase-local: {exc}", file=sys.stderr)
         return 2
@@ -165,6 +184,8 @@ def main(argv: list[str] | None = None) -> int:
         enable_admin=args.enable_admin,
         cdp_idle_timeout=args.cdp_idle_timeout or None,
         release_delay=args.release_delay,
+        allow_file_urls=args.allow_file_urls,
+        no_sandbox_as_root=args.no_sandbox_as_root,
     )
     try:
         return asyncio.run(_serve(config, args.log_level, demo=not args.no_demo))

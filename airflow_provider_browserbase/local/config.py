@@ -15,6 +15,7 @@ DEV_API_KEY = "bb_local_dev_key"
 PROJECT_ID = str(uuid.uuid5(uuid.NAMESPACE_URL, "browserbase-local/project"))
 DATA_DIR_PREFIX = "browserbase-local-"
 PID_FILE = "server.pid"
+NO_SANDBOX_AS_ROOT_ENV = "BROWSERBASE_LOCAL_NO_SANDBOX_AS_ROOT"
 
 
 def _alive(pid: int) -> bool:
@@ -79,7 +80,8 @@ class LocalConfig:
     :param log_limit: CDP request/response pairs kept per session for ``/logs``.
     :param project_id: Id of the one synthetic project.
     :param allow_file_urls: Let clients load ``file:`` URLs (host files) in session browsers.
-    :param no_sandbox_as_root: Allow starting browsers as root, where Chromium runs without its sandbox.
+    :param no_sandbox_as_root: Allow starting browsers as root, where Chromium runs without its sandbox
+        (default: ``$BROWSERBASE_LOCAL_NO_SANDBOX_AS_ROOT`` is ``1``).
     """
 
     host: str = "127.0.0.1"
@@ -100,7 +102,7 @@ class LocalConfig:
     log_limit: int = 1000
     project_id: str = PROJECT_ID
     allow_file_urls: bool = False
-    no_sandbox_as_root: bool = False
+    no_sandbox_as_root: bool = field(default_factory=lambda: os.environ.get(NO_SANDBOX_AS_ROOT_ENV) == "1")
 
     def __post_init__(self) -> None:
         if not 0 <= self.release_delay < math.inf:  # also refuses nan

@@ -80,6 +80,9 @@ class LocalServer:
     :param enable_admin: Serve the ``/_admin`` fault-injection endpoints.
     :param cdp_idle_timeout: Seconds without a CDP command before a client is disconnected (``None``: never).
     :param release_delay: Seconds a released session stays RUNNING before it ends COMPLETED (0: at once).
+    :param allow_file_urls: Let clients load ``file:`` URLs (``--allow-file-urls``).
+    :param no_sandbox_as_root: Allow browsers as root (``--no-sandbox-as-root``); ``None`` reads
+        ``$BROWSERBASE_LOCAL_NO_SANDBOX_AS_ROOT``.
     :param extra_routes: Additional routes or mounts for the app.
     :param demo: Serve the examples' demo shop at ``/demo``.
     :param startup_timeout: Seconds to wait for the server to come up.
@@ -102,6 +105,8 @@ class LocalServer:
         enable_admin: bool = False,
         cdp_idle_timeout: float | None = 600.0,
         release_delay: float = 0.0,
+        allow_file_urls: bool = False,
+        no_sandbox_as_root: bool | None = None,
         extra_routes: Sequence[BaseRoute] = (),
         demo: bool = True,
         startup_timeout: float = 30.0,
@@ -122,7 +127,10 @@ class LocalServer:
             enable_admin=enable_admin,
             cdp_idle_timeout=cdp_idle_timeout,
             release_delay=release_delay,
+            allow_file_urls=allow_file_urls,
         )
+        if no_sandbox_as_root is not None:
+            self.config.no_sandbox_as_root = no_sandbox_as_root
         self._extra_routes = [*extra_routes, demo_mount()] if demo else list(extra_routes)
         self._startup_timeout = startup_timeout
         self._thread: threading.Thread | None = None
