@@ -41,9 +41,12 @@ _SESSION_EVENTS = frozenset({"Target.attachedToTarget", "Target.detachedFromTarg
 _PARAM_SESSION = frozenset({"Target.sendMessageToTarget", "Target.detachFromTarget"})
 
 
-def error_answer(call_id: Any, message: str, code: int = -32000) -> str:
-    """A CDP error answer, as Chromium shapes its own."""
-    return json.dumps({"id": call_id, "error": {"code": code, "message": message}})
+def error_answer(call_id: Any, message: str, code: int = -32000, session_id: Any = None) -> str:
+    """A CDP error answer shaped as Chromium's, with the command's ``sessionId`` (clients route by it)."""
+    answer: dict[str, Any] = {"id": call_id, "error": {"code": code, "message": message}}
+    if isinstance(session_id, str):
+        answer["sessionId"] = session_id
+    return json.dumps(answer)
 
 
 @dataclass
@@ -78,19 +81,20 @@ class CdpChannel:
         """
         call_id = message.get("id")
         method = message.get("method")
-        if not isinstance(call_id, int) or isinstance(call_id, bool):
-            return error_answer(call_id, "Message must have integer 'id' property", -32600)
-        if not isinstance(method, str):
-            return error_answer(call_id, "Message must have string 'method' property", -32600)
-        if self.closed:
-            return error_answer(call_id, "The CDP connection is closed")
         session_id = message.get("sessionId")
+        if not isinstance(call_id, int) or isinstance(call_id, bool):
+            return error_answer(call_id, "Message must have integer 'id' property", -32600, session_id)
+        if not isinstance(method, str):
+            return error_answer(call_id, "Message must have string 'method' property", -32600, session_id)
+        if self.closed:
+            return error_answer(call_id, "The CDP connection is closed", session_id=session_id)
         if session_id is not None and session_id not in self.owned:
-            return error_answer(call_id, f"Session with given id not found: {session_id!r} is not yours")
+            why = f"Session with given id not found: {session_id!r} is not yours"
+            return error_answer(call_id, why, session_id=session_id)
         params = message.get("params")
         named = params.get("sessionId") if isinstance(params, dict) else None
         if method in _PARAM_SESSION and named is not None and named not in self.owned:
-            return error_answer(call_id, f"{method}: session {named!r} is not yours")
+            return error_answer(call_id, f"{method}: session {named!r} is not yours", session_id=session_id)
         upstream = self.mux.next_id()
         self.mux.pending[upstream] = _Pending(self, call_id, method)
         self.mux.write(_outgoing(message, raw, upstream, self.root))

@@ -163,9 +163,9 @@ def _forward(conn: ProxyConnection, command: dict[str, Any], text: str) -> str |
     try:
         changed = apply_rules(command, conn.files)
     except CommandRefusedError as exc:
-        return error_answer(command.get("id"), str(exc))
+        return error_answer(command.get("id"), str(exc), session_id=command.get("sessionId"))
     if conn.channel is None:
-        return error_answer(command.get("id"), NO_BROWSER)
+        return error_answer(command.get("id"), NO_BROWSER, session_id=command.get("sessionId"))
     return conn.channel.send(command, None if changed else text)
 
 
