@@ -33,6 +33,8 @@ log = logging.getLogger(__name__)
 _HEAD_ID = re.compile(r'\{"id":(-?\d+),')
 _HEAD_METHOD = re.compile(r'\{"method":"([A-Za-z.]+)"')
 _TAIL_SESSION = re.compile(r',"sessionId":"([^"\\]*)"\}\s*$')
+# The tail is searched for in the last characters only: a screenshot answer is megabytes long.
+_TAIL_CHARS = 512
 # Answers that create a session the asking connection then owns.
 _ATTACHING = frozenset({"Target.attachToTarget", "Target.attachToBrowserTarget"})
 # Events about sessions: parsed to keep ownership current.
@@ -47,6 +49,10 @@ def error_answer(call_id: Any, message: str, code: int = -32000, session_id: Any
     if isinstance(session_id, str):
         answer["sessionId"] = session_id
     return json.dumps(answer)
+
+
+def _tail(text: str) -> re.Match[str] | None:
+    return _TAIL_SESSION.search(text, max(0, len(text) - _TAIL_CHARS))
 
 
 @dataclass
@@ -179,7 +185,7 @@ class CdpMux:
         if event is None:
             self._slow(text)
             return
-        tail = _TAIL_SESSION.search(text)
+        tail = _tail(text)
         self._event(event.group(1), tail.group(1) if tail else None, text, tail.start() if tail else None)
 
     def _slow(self, text: str) -> None:
@@ -218,7 +224,7 @@ class CdpMux:
                 created = json.loads(text).get("result", {}).get("sessionId")
                 if isinstance(created, str):
                     self._own(channel, created)
-        tail = _TAIL_SESSION.search(text)
+        tail = _tail(text)
         body = text[head_end:]
         if tail is not None and tail.group(1) == channel.root:
             body = text[head_end : tail.start()] + "}"

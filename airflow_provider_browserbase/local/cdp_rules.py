@@ -34,6 +34,7 @@ _REFUSED = {
     "Extensions.loadUnpacked": "loading an extension from a host folder is not allowed; upload it with "
     "POST /v1/extensions and name it in the session's extensionId",
     "PWA.launchFilesInApp": "opening host files in an app is not allowed",
+    "Target.exposeDevToolsProtocol": "it would give a page a CDP channel that bypasses these rules",
 }
 _DOWNLOAD_METHODS = frozenset({"Browser.setDownloadBehavior", "Page.setDownloadBehavior"})
 _SCHEME = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.\-]*):")

@@ -216,6 +216,7 @@ def test_file_inputs_take_only_the_sessions_own_uploads(
             "not one of this session's uploads",
         ),
         ({"method": "Browser.setDownloadBehavior", "params": {"behavior": "sideways"}}, "behavior must be"),
+        ({"method": "Target.exposeDevToolsProtocol", "params": {"targetId": "x"}}, "bypasses these rules"),
     ],
 )
 def test_other_path_bearing_commands_are_refused(message: dict, why: str, tmp_path: Path) -> None:
