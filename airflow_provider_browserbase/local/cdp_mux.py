@@ -78,12 +78,11 @@ class CdpChannel:
         self.owned: set[str] = {root}
         self.closed = False
 
-    def send(self, message: dict[str, Any], raw: str | None = None) -> str | None:
+    def send(self, message: dict[str, Any]) -> str | None:
         """
         Forward a client's command; return an error answer instead when it names a session it does not own.
 
         :param message: The parsed command (``id``, ``method``, optional ``params`` and ``sessionId``).
-        :param raw: The command as received, when ``message`` was not changed: forwarded without re-encoding.
         """
         call_id = message.get("id")
         method = message.get("method")
@@ -103,7 +102,7 @@ class CdpChannel:
             return error_answer(call_id, f"{method}: session {named!r} is not yours", session_id=session_id)
         upstream = self.mux.next_id()
         self.mux.pending[upstream] = _Pending(self, call_id, method)
-        self.mux.write(_outgoing(message, raw, upstream, self.root))
+        self.mux.write(_outgoing(message, upstream, self.root))
         return None
 
     async def close(self) -> None:
@@ -120,15 +119,9 @@ class CdpChannel:
             await self.mux.call("Target.detachFromTarget", {"sessionId": self.root}, timeout=5.0)
 
 
-def _outgoing(message: dict[str, Any], raw: str | None, upstream: int, root: str) -> str:
-    if raw is not None:
-        head = _HEAD_ID.match(raw)
-        body = raw.rstrip()
-        if head is not None and int(head.group(1)) == message["id"] and body.endswith("}"):
-            text = f'{{"id":{upstream},' + body[head.end() :]
-            if "sessionId" not in message:
-                text = text[:-1].rstrip() + f',"sessionId":"{root}"}}'
-            return text
+def _outgoing(message: dict[str, Any], upstream: int, root: str) -> str:
+    # Always encoded again from what was checked, never the client's text: with a key given twice
+    # ({"params": A, "params": B}) Python keeps the last one, and Chromium might act on the first.
     out = dict(message)
     out["id"] = upstream
     out.setdefault("sessionId", root)

@@ -175,12 +175,14 @@ def apply_rules(message: dict[str, Any], files: SessionFiles) -> bool:
 
 
 def _inner_message(params: dict[str, Any], files: SessionFiles) -> bool:
-    # The old, non-flat way to talk to a target wraps a whole command in a string.
+    # The old, non-flat way to talk to a target wraps a whole command in a string. It is always encoded
+    # again from what was checked (see cdp_mux._outgoing on keys given twice).
     try:
         inner = json.loads(params["message"])
     except ValueError:
-        return False
-    if not isinstance(inner, dict) or not apply_rules(inner, files):
-        return False
+        raise CommandRefusedError("Target.sendMessageToTarget: message must be a JSON command") from None
+    if not isinstance(inner, dict):
+        raise CommandRefusedError("Target.sendMessageToTarget: message must be a JSON command")
+    apply_rules(inner, files)
     params["message"] = json.dumps(inner)
     return True

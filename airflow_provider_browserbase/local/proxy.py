@@ -153,20 +153,20 @@ async def _client_to_browser(conn: ProxyConnection, recorder: CdpRecorder) -> No
         command, refused = parse_command(text)
         if command is not None:
             recorder.from_client(command, text)
-            refused = _forward(conn, command, text)
+            refused = _forward(conn, command)
         if refused is not None:
             recorder.from_browser(refused)
             await conn.websocket.send_text(refused)
 
 
-def _forward(conn: ProxyConnection, command: dict[str, Any], text: str) -> str | None:
+def _forward(conn: ProxyConnection, command: dict[str, Any]) -> str | None:
     try:
-        changed = apply_rules(command, conn.files)
+        apply_rules(command, conn.files)
     except CommandRefusedError as exc:
         return error_answer(command.get("id"), str(exc), session_id=command.get("sessionId"))
     if conn.channel is None:
         return error_answer(command.get("id"), NO_BROWSER, session_id=command.get("sessionId"))
-    return conn.channel.send(command, None if changed else text)
+    return conn.channel.send(command)
 
 
 async def _browser_to_client(conn: ProxyConnection, recorder: CdpRecorder) -> None:

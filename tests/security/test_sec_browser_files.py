@@ -96,6 +96,12 @@ def test_file_urls_are_refused_through_the_proxy(api: httpx.Client, server: Loca
             params = {"message": inner, "sessionId": own["sessionId"]}
             ws.send(json.dumps({"id": 99, "method": "Target.sendMessageToTarget", "params": params}))
             assert "--allow-file-urls" in answer(ws, 99)["error"]["message"]
+            # A key given twice: the server forwards what it checked, never the client's own text.
+            ws.send(
+                '{"id": 101, "method": "Target.createTarget", "params": {"url": "file:///etc/hostname"}, '
+                '"params": {"url": "about:blank#second"}}'
+            )
+            assert "targetId" in answer(ws, 101)["result"]
             targets = cdp(ws, 100, "Target.getTargets")["result"]["targetInfos"]
             assert not [t for t in targets if t["url"].startswith("file:")]
     finally:

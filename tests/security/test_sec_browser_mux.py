@@ -20,7 +20,7 @@ def _mux() -> tuple[CdpMux, list[str], dict[str, list[str | None]]]:
 def test_answers_go_back_to_their_client_with_its_own_id_and_without_the_added_session() -> None:
     mux, written, delivered = _mux()
     a, b = mux.owners["ROOTA"], mux.owners["ROOTB"]
-    assert a.send({"id": 1, "method": "Browser.getVersion"}, '{"id":1,"method":"Browser.getVersion"}') is None
+    assert a.send({"id": 1, "method": "Browser.getVersion"}) is None
     assert b.send({"id": 1, "method": "Browser.getVersion", "params": {}}) is None
     first, second = json.loads(written[0]), json.loads(written[1])
     assert (first["sessionId"], second["sessionId"]) == ("ROOTA", "ROOTB")
