@@ -29,6 +29,7 @@ BUTTON_PAGE = (
     "data:text/html,<title>viewer test</title><body style='margin:0'>"
     "<button id=go style='width:300px;height:120px;font-size:40px' "
     "onclick=\"document.body.style.background='rgb(255, 0, 0)';this.textContent='clicked'\">Press</button>"
+    "<input id=field style='position:absolute;left:0;top:200px;width:300px;height:60px;font-size:30px'>"
 )
 
 
@@ -214,6 +215,12 @@ def test_the_viewer_shows_the_page_and_a_click_in_it_reaches_the_page(
         assert pixel[0] > 200
         assert pixel[1] < 60
         assert pixel[2] < 60
+
+        # Typing in the viewer types into the page's focused field.
+        viewer.mouse.click(box["x"] + 150 * box["width"] / size[0], box["y"] + 230 * box["height"] / size[1])
+        viewer.keyboard.type("Hi 42")
+        viewer.keyboard.press("Backspace")
+        page.wait_for_function("document.getElementById('field').value === 'Hi 4'", timeout=10000)
 
         # Two pages: a tab strip; nobody watching: the viewer's browser session is gone.
         session_browser.contexts[0].new_page()
