@@ -95,6 +95,8 @@ def child_env(base_url: str | None = None) -> dict[str, str]:
     """The environment of a benchmark child: quiet Airflow, and the connection when a server runs."""
     env = dict(os.environ)
     env.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+    # The benchmark machines run as root: browserbase-local refuses that unless told (see check_root).
+    env.setdefault("BROWSERBASE_LOCAL_NO_SANDBOX_AS_ROOT", "1")
     env["AIRFLOW__LOGGING__LOGGING_LEVEL"] = "WARNING"
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
     if base_url is not None:

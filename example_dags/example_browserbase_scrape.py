@@ -12,6 +12,7 @@ By default it scrapes the demo shop of ``browserbase-local``; pass ``base_url`` 
 the same markup (rows ``tr.product`` with ``.name``, ``.sku`` and ``.price``, and a ``rel="next"`` link)::
 
     browserbase-local &    # serves the API and the demo shop at http://127.0.0.1:8787
+                           # (as root, in a container: browserbase-local --no-sandbox-as-root &)
     export AIRFLOW_CONN_BROWSERBASE_DEFAULT='{"conn_type": "browserbase", "host": "http://127.0.0.1:8787",
                                               "password": "bb_local_dev_key"}'
     airflow dags test example_browserbase_scrape

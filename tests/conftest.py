@@ -66,6 +66,8 @@ os.environ["AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST"] = json.dumps(
     ]
 )
 os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "INFO")
+# CI and the test containers run as root: browserbase-local refuses that unless told (see check_root).
+os.environ.setdefault("BROWSERBASE_LOCAL_NO_SANDBOX_AS_ROOT", "1")
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -11,8 +11,10 @@ import asyncio
 import contextlib
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from airflow_provider_browserbase.exceptions import BrowserbaseAPIError
 from airflow_provider_browserbase.hooks._connection import (
     ConnectionSettings,
+    is_browserbase_cloud,
     session_url_for,
 )
 from airflow_provider_browserbase.hooks._downloads import extract_files
@@ -286,11 +288,31 @@ class BrowserbaseHook(BrowserbaseFlows):
         return await self._arun(self._one_flow(self._upload_call(session_id, part), UploadResult))
 
     def session_url(self, session_id: str) -> str:
-        """A page for a person: the Browserbase dashboard, or the local server's live view."""
-        return session_url_for(self.conn_settings.base_url, session_id)
+        """
+        A page for a person: the Browserbase dashboard, or the server's live view with its capability.
+
+        A server other than Browserbase's cloud (``browserbase-local``) opens a session's live view only with
+        the token that ``GET /v1/sessions/<id>/debug`` hands out: the URL is that answer's ``debuggerUrl``
+        (masked in logs like every live-view URL). Once the session has ended there is none, and the plain
+        page, which then shows nothing without a token, is returned.
+        """
+        base_url = self.conn_settings.base_url
+        if is_browserbase_cloud(base_url):
+            return session_url_for(base_url, session_id)
+        try:
+            return self.get_live_urls(session_id).debugger_url or session_url_for(base_url, session_id)
+        except BrowserbaseAPIError:
+            return session_url_for(base_url, session_id)
 
     async def asession_url(self, session_id: str) -> str:
-        return session_url_for((await self.aget_conn_settings()).base_url, session_id)
+        base_url = (await self.aget_conn_settings()).base_url
+        if is_browserbase_cloud(base_url):
+            return session_url_for(base_url, session_id)
+        try:
+            live = await self.aget_live_urls(session_id)
+        except BrowserbaseAPIError:
+            return session_url_for(base_url, session_id)
+        return live.debugger_url or session_url_for(base_url, session_id)
 
     @contextlib.contextmanager
     def session(self, **settings: Any) -> Iterator[CreatedSession]:

@@ -8,17 +8,22 @@ Run it with ``browserbase-local`` (``--help`` lists the options) or in-process w
 Where Browserbase's behaviour is undocumented or cannot be copied, these are the choices made:
 
 - A session nobody connects to within the connect deadline (300 s) ends COMPLETED, not ERROR.
+- Chromium runs with ``--remote-debugging-pipe`` (no TCP port); every CDP client gets its own
+  browser-level session over that pipe (``cdp_mux.py``), and ``cdp_rules.py`` keeps its commands inside
+  the session.
 - Uploads are stored per session, not in one shared ``/tmp/.uploads``; the proxy maps the documented
-  ``/tmp/.uploads/<name>`` in ``DOM.setFileInputFiles`` to the session's folder.
-- Downloads reach the session's zip when the client sends ``Browser.setDownloadBehavior`` (any path,
-  relative ``"downloads"`` included); Playwright's own call on connect is left alone so its download
-  API works, and, as on Browserbase, those files are not in the zip.
-- Live-view URLs carry an HMAC token in their path (``/debug/<sid>/<token>/devtools/...``) that expires
-  with the session or ``expiresIn``; ``/debug`` answers 410 once the session ended.
-- ``/sessions/<id>/live`` (the hook's ``session_url()``, linked from Airflow's UI) needs no API key: it
-  embeds the session's live view with the same token ``/debug`` hands out, so whoever sees the link can
-  control the browser while the session runs, as Browserbase's dashboard link allows anyone logged into
-  the project. It never shows the API key or the signing key (see ``live_page.py``).
+  ``/tmp/.uploads/<name>`` in ``DOM.setFileInputFiles`` to the session's folder and refuses any other path.
+- Downloads land in the session's folder whatever ``downloadPath`` a client names (relative
+  ``"downloads"`` included). Playwright's own call on connect ("allowAndName" into its artifacts folder
+  on the client's machine) is mapped the same way: the file is in the session's zip, as on Browserbase,
+  and Playwright's ``download.path()`` finds nothing.
+- ``file:`` URLs are refused unless ``--allow-file-urls``; browsers as root need ``--no-sandbox-as-root``.
+- The live view is the server's own screencast viewer (``devtools.py``, ``live_assets.py``), reached with
+  a token signed by a random per-session secret, which only ``GET /v1/sessions/<id>/debug`` hands out; it
+  expires with the session or ``expiresIn``, and ``/debug`` answers 410 once the session ended.
+- ``/sessions/<id>/live?token=...`` (the hook's ``session_url()``, linked from Airflow's UI) is that
+  viewer; the id alone opens nothing. Whoever sees the link can control the session's pages while it
+  runs, as Browserbase's dashboard link allows anyone logged into the project (see ``live_page.py``).
 - Release of an ended session answers 200 with the session unchanged; any ``projectId`` is accepted.
 - Release ends the session at once unless ``release_delay`` (``--release-delay``) is set: then, as on
   Browserbase, whose release is asynchronous, the answer still says RUNNING and the session ends

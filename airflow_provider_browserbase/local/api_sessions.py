@@ -101,8 +101,7 @@ def session_router() -> APIRouter:
             expires_in = int(expiresIn)
         if not session.live:
             raise ApiError(410, f"Session {session_id} has ended; live view is no longer available")
-        secret = request.app.state.secret
-        return JSONResponse(await devtools.live_urls(config_of(request), secret, session, expires_in))
+        return JSONResponse(await devtools.live_urls(config_of(request), session, expires_in))
 
     @router.get("/{session_id}/downloads")
     async def session_downloads(request: Request, session_id: str) -> Response:

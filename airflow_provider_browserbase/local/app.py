@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import secrets
 import uuid
 from typing import TYPE_CHECKING
 
@@ -13,10 +12,10 @@ from fastapi import Depends, FastAPI, Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
 
-from airflow_provider_browserbase.local import devtools, live_page
+from airflow_provider_browserbase.local import devtools, live_assets, live_page
 from airflow_provider_browserbase.local.api_resources import resource_routers
 from airflow_provider_browserbase.local.api_sessions import session_router
-from airflow_provider_browserbase.local.chromium import find_chromium, sweep_stale_dirs
+from airflow_provider_browserbase.local.chromium import check_root, find_chromium, sweep_stale_dirs
 from airflow_provider_browserbase.local.errors import error_response, install_error_handlers
 from airflow_provider_browserbase.local.faults import FaultInjector, FaultMiddleware, admin_router
 from airflow_provider_browserbase.local.inputs import registry_of, require_api_key
@@ -70,7 +69,10 @@ def create_app(config: LocalConfig, extra_routes: Sequence[BaseRoute] = ()) -> F
     :param extra_routes: Additional Starlette routes or mounts, e.g. a demo site at ``/demo``.
     """
     build_models()  # the server validates requests from its loop while tests use the models in theirs
-    executable = None if config.no_browser else find_chromium(config.chromium)
+    executable = None
+    if not config.no_browser:
+        check_root(config.no_sandbox_as_root)
+        executable = find_chromium(config.chromium)
     config.data_dir.mkdir(parents=True, exist_ok=True)
 
     @contextlib.asynccontextmanager
@@ -97,7 +99,6 @@ def create_app(config: LocalConfig, extra_routes: Sequence[BaseRoute] = ()) -> F
         lifespan=lifespan,
     )
     app.state.config = config
-    app.state.secret = secrets.token_bytes(32)
     install_error_handlers(app)
     auth = [Depends(require_api_key)]
     for router in (session_router(), *resource_routers()):
@@ -123,16 +124,12 @@ def create_app(config: LocalConfig, extra_routes: Sequence[BaseRoute] = ()) -> F
             501, "browserbase-local has no Selenium endpoint; connect with CDP (connectUrl)"
         )
 
-    # Opened from Airflow's "Browserbase Session" link, so without the API key (see live_page.py).
+    # Opened from Airflow's "Browserbase Session" link: no API key, the live-view token (see live_page.py).
     app.router.routes.append(Route("/sessions/{session_id}/live", live_page.session_live_page))
-    app.router.routes.append(Route("/devtools/{path:path}", devtools.frontend_file))
-    app.router.routes.append(Route("/devtools-fullscreen/{path:path}", devtools.frontend_file))
+    app.router.routes.append(WebSocketRoute("/sessions/{session_id}/live/ws", devtools.live_socket))
+    app.router.routes.append(Route("/live-assets/{name}", live_assets.live_asset))
+    for retired in ("/devtools/{path:path}", "/devtools-fullscreen/{path:path}", "/debug/{path:path}"):
+        app.router.routes.append(Route(retired, devtools.retired_route))
     app.router.routes.append(WebSocketRoute("/", cdp_proxy))
-    app.router.routes.append(
-        WebSocketRoute("/debug/{session_id}/{token}/devtools/page/{target_id}", devtools.debug_socket)
-    )
-    app.router.routes.append(
-        WebSocketRoute("/debug/{session_id}/{token}/devtools/browser", devtools.debug_socket)
-    )
     app.router.routes.extend(extra_routes)
     return app

@@ -5,21 +5,15 @@ Features that act on a session's browser themselves (settings applied to every p
 recordings, saving a context) talk to it through a :class:`CdpConnection` from
 ``BrowserProcess.open_cdp()``. Each such connection is a browser-level CDP connection of its own (its own
 auto-attach and discovery state), as a separate websocket client to Chromium's DevTools endpoint would
-be; how the bytes travel is the browser process's business. :func:`cdp_call` is the older one-shot form.
+be; the bytes travel over the browser's ``--remote-debugging-pipe`` (``cdp_mux.py``).
 """
 
 from __future__ import annotations
 
-import itertools
-import json
 from typing import TYPE_CHECKING, Any, Protocol
-
-import websockets
 
 if TYPE_CHECKING:
     from collections.abc import Callable
-
-_ids = itertools.count(1)
 
 
 class CdpError(RuntimeError):
@@ -47,21 +41,3 @@ class CdpConnection(Protocol):
     async def close(self) -> None:
         """Detach from the browser; commands still waiting fail with :class:`CdpError`."""
         ...
-
-
-async def cdp_call(
-    ws_url: str, method: str, params: dict[str, Any] | None = None, timeout: float = 10.0
-) -> Any:
-    """Open a fresh connection to ``ws_url``, send one command and return its result."""
-    async with websockets.connect(
-        ws_url, max_size=None, ping_interval=None, compression=None, open_timeout=timeout
-    ) as ws:
-        call_id = next(_ids)
-        await ws.send(json.dumps({"id": call_id, "method": method, "params": params or {}}))
-        while True:
-            reply = json.loads(await ws.recv(decode=True))
-            if reply.get("id") != call_id:
-                continue
-            if "error" in reply:
-                raise CdpError(f"{method}: {reply['error'].get('message')}")
-            return reply.get("result", {})

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import fcntl
+import functools
 import logging
 import os
 import shutil
@@ -12,6 +14,17 @@ import signal
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+from airflow_provider_browserbase.local.cdp import CdpError
+from airflow_provider_browserbase.local.cdp_mux import CdpMux, MuxCdpConnection
+from airflow_provider_browserbase.local.config import NO_SANDBOX_AS_ROOT_ENV
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from airflow_provider_browserbase.local.cdp import CdpConnection
+    from airflow_provider_browserbase.local.cdp_mux import CdpChannel
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +51,9 @@ FLAGS = (
     "--disable-sync",
     "--no-default-browser-check",
     "--disable-dev-shm-usage",
-    "--remote-debugging-port=0",
+    # CDP over fds 3 and 4, never a TCP port: any local user could drive a browser on a port, bypassing
+    # the signing key (see cdp_mux.py).
+    "--remote-debugging-pipe",
     "--disable-background-timer-throttling",
     "--disable-backgrounding-occluded-windows",
     "--disable-renderer-backgrounding",
@@ -55,8 +70,78 @@ class ChromiumNotFoundError(RuntimeError):
     """Raised when no Chromium executable can be found."""
 
 
+class RunningAsRootError(RuntimeError):
+    """Raised when browsers would start as root and ``--no-sandbox-as-root`` was not given."""
+
+
+def check_root(allowed: bool) -> None:
+    """
+    Refuse to run browsers as root unless ``allowed`` (``--no-sandbox-as-root``).
+
+    Chromium cannot use its sandbox as root (``--no-sandbox``), so a page that exploits the renderer runs
+    as root. Dropping privileges instead was considered and not chosen: it needs a dedicated user who owns
+    the data folder, Chromium's files and every upload, which a container or a laptop rarely has; an
+    explicit opt-in keeps the risk visible where it is taken (CI containers, throwaway machines).
+    """
+    if os.geteuid() == 0 and not allowed:
+        raise RunningAsRootError(
+            "refusing to start browsers as root: Chromium would run without its sandbox, so a malicious "
+            "page could take over the machine. Run browserbase-local as an ordinary user, or accept the "
+            f"risk with --no-sandbox-as-root ({NO_SANDBOX_AS_ROOT_ENV}=1), e.g. in a throwaway container"
+        )
+
+
 class ChromiumLaunchError(RuntimeError):
-    """Raised when Chromium exits or stalls before its DevTools endpoint is ready."""
+    """Raised when Chromium exits or stalls before it answers its first CDP command."""
+
+
+# Chromium reads CDP from fd 3 and writes to fd 4.
+PIPE_FDS = (3, 4)
+_reserved_fds: list[int] = []
+
+
+def _reserve_pipe_fds() -> None:
+    # subprocess marks every kept fd inheritable before preexec_fn runs, which fails for a closed one; a
+    # server always has fds 3 and 4 open, but a bare process may not: hold them with /dev/null then.
+    for fd in PIPE_FDS:
+        try:
+            os.fstat(fd)
+        except OSError:
+            _reserved_fds.append(os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC))
+
+
+def _high_fd(fd: int) -> int:
+    # Above 4, so the child's dup2 onto 3 and 4 cannot overwrite the other end first.
+    high = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 10)
+    os.close(fd)
+    return high
+
+
+class _PipeReader(asyncio.Protocol):
+    """Split what Chromium writes on fd 4 into NUL-terminated messages for the multiplexer."""
+
+    def __init__(self, mux: CdpMux) -> None:
+        self.mux = mux
+        self.parts: list[bytes] = []
+
+    def data_received(self, data: bytes) -> None:
+        while data:
+            end = data.find(b"\0")
+            if end < 0:
+                self.parts.append(data)
+                return
+            chunk = data[:end]
+            if self.parts:
+                chunk = b"".join((*self.parts, chunk))
+                self.parts = []
+            data = data[end + 1 :]
+            try:
+                self.mux.feed(chunk.decode("utf-8", errors="replace"))
+            except Exception:
+                log.exception("Routing a CDP message from Chromium failed")
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.mux.close()
 
 
 def _playwright_chromium() -> str | None:
@@ -106,6 +191,13 @@ def _die_with_parent() -> None:
         libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
+def _child_setup(reads: int, writes: int) -> None:
+    # Also between fork and exec: Chromium's end of the CDP pipe onto fds 3 and 4 (dup2 clears CLOEXEC).
+    _die_with_parent()
+    os.dup2(reads, PIPE_FDS[0])
+    os.dup2(writes, PIPE_FDS[1])
+
+
 def make_session_dir(base: Path) -> Path:
     """Create ``base/bb-XXXX`` with the per-session sub-folders."""
     path = Path(tempfile.mkdtemp(prefix=SESSION_DIR_PREFIX, dir=base))
@@ -139,8 +231,8 @@ class BrowserProcess:
         self.directory = directory
         self.extra_args = extra_args
         self.process: asyncio.subprocess.Process | None = None
-        self.port = 0
-        self.browser_path = ""
+        self.mux: CdpMux | None = None
+        self._pipe_transports: list[asyncio.BaseTransport] = []
         self.started_at = 0.0
         self.short_tmp: Path | None = None
 
@@ -149,19 +241,11 @@ class BrowserProcess:
         return self.process.pid if self.process else None
 
     @property
-    def ws_url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}{self.browser_path}"
-
-    @property
-    def http_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
     def alive(self) -> bool:
         return self.process is not None and self.process.returncode is None
 
     async def start(self, ready_timeout: float = 20.0) -> None:
-        """Launch Chromium (from the event-loop thread, see ``_die_with_parent``) and wait for DevTools."""
+        """Launch Chromium (from the event-loop thread, see ``_die_with_parent``) and wait for its answer."""
         d = self.directory
         tmp = d / "temp"
         if len(str(tmp)) > MAX_TMPDIR_CHARS:
@@ -173,6 +257,10 @@ class BrowserProcess:
             XDG_CONFIG_HOME=str(d / "xdg-config"),
             XDG_CACHE_HOME=str(d / "xdg-cache"),
         )
+        _reserve_pipe_fds()
+        to_chromium, from_us = os.pipe()
+        from_chromium, to_us = os.pipe()
+        child_reads, child_writes = _high_fd(to_chromium), _high_fd(to_us)
         # Opened in-thread on purpose: a local file, and the child inherits it. Closed below.
         logfile = open(d / "chromium.log", "wb")  # noqa: SIM115, ASYNC230
         try:
@@ -188,29 +276,62 @@ class BrowserProcess:
                 cwd=str(d),
                 env=env,
                 start_new_session=True,
-                preexec_fn=_die_with_parent,
+                pass_fds=PIPE_FDS,
+                preexec_fn=functools.partial(_child_setup, child_reads, child_writes),
             )
+        except BaseException:
+            os.close(from_us)
+            os.close(from_chromium)
+            raise
         finally:
             logfile.close()
+            os.close(child_reads)
+            os.close(child_writes)
         self.started_at = time.monotonic()
-        port_file = d / "profile" / "DevToolsActivePort"
-        deadline = time.monotonic() + ready_timeout
-        while True:
-            if self.process.returncode is not None:
-                raise ChromiumLaunchError(
-                    f"Chromium exited with code {self.process.returncode} before DevTools was ready: "
-                    f"{self.log_tail()}"
-                )
-            with contextlib.suppress(OSError, ValueError):
-                lines = port_file.read_text().split("\n")
-                if len(lines) >= 2 and lines[1].strip():
-                    self.port = int(lines[0])
-                    self.browser_path = lines[1].strip()
-                    return
-            if time.monotonic() > deadline:
-                await self.kill()
-                raise ChromiumLaunchError(f"Chromium DevTools not ready after {ready_timeout:.0f} s")
-            await asyncio.sleep(0.01)
+        await self._connect_pipe(from_us, from_chromium)
+        await self._wait_ready(ready_timeout)
+
+    async def _connect_pipe(self, writes: int, reads: int) -> None:
+        loop = asyncio.get_running_loop()
+        writer, _ = await loop.connect_write_pipe(asyncio.Protocol, os.fdopen(writes, "wb", buffering=0))
+
+        def write(text: str) -> None:
+            if not writer.is_closing():
+                writer.write(text.encode() + b"\0")
+
+        mux = CdpMux(write)
+        reads_file = os.fdopen(reads, "rb", buffering=0)
+        reader, _ = await loop.connect_read_pipe(lambda: _PipeReader(mux), reads_file)
+        self.mux = mux
+        self._pipe_transports = [writer, reader]
+
+    async def _wait_ready(self, ready_timeout: float) -> None:
+        assert self.process is not None
+        assert self.mux is not None
+        try:
+            await self.mux.call("Browser.getVersion", timeout=ready_timeout)
+        except CdpError:
+            code = await self.process.wait()
+            raise ChromiumLaunchError(
+                f"Chromium exited with code {code} before it answered over CDP: {self.log_tail()}"
+            ) from None
+        except asyncio.TimeoutError:
+            await self.kill()
+            raise ChromiumLaunchError(
+                f"Chromium did not answer over CDP within {ready_timeout:.0f} s"
+            ) from None
+
+    async def open_channel(self, deliver: Callable[[str | None], None]) -> CdpChannel:
+        """A browser-level CDP channel for one client (see :mod:`cdp_mux`)."""
+        if self.mux is None or self.mux.closed:
+            raise CdpError("the browser is not running")
+        return await self.mux.open_channel(deliver)
+
+    async def open_cdp(self) -> CdpConnection:
+        """A browser-level CDP connection of the server's own, never handed to a client."""
+        if self.mux is None or self.mux.closed:
+            raise CdpError("the browser is not running")
+        return await MuxCdpConnection.open(self.mux)
 
     def log_tail(self, limit: int = 800) -> str:
         try:
@@ -235,6 +356,10 @@ class BrowserProcess:
         # Helpers of a browser that died on its own may still be in the group.
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(proc.pid, signal.SIGKILL)
+        for transport in self._pipe_transports:
+            transport.close()
+        if self.mux is not None:
+            self.mux.close()
 
     def remove_files(self, keep: tuple[str, ...] = ()) -> None:
         """Delete the session folder, except the named sub-folders."""

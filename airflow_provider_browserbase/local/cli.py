@@ -7,6 +7,7 @@ import asyncio
 import logging
 import math
 import re
+import os
 import shutil
 import signal
 import sys
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from airflow_provider_browserbase.local.config import (
+    NO_SANDBOX_AS_ROOT_ENV,
     LocalConfig,
     ServerLimits,
     default_api_key,
@@ -153,6 +155,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="seconds a released session stays RUNNING before it ends COMPLETED, as Browserbase releases "
         "asynchronously (default 0: at once)",
     )
+    parser.add_argument(
+        "--allow-file-urls",
+        action="store_true",
+        help="let CDP clients and the live view load file: URLs, which read this machine's files "
+        "(default: refused)",
+    )
+    parser.add_argument(
+        "--no-sandbox-as-root",
+        action="store_true",
+        default=os.environ.get(NO_SANDBOX_AS_ROOT_ENV) == "1",
+        help=f"allow browsers to run as root, without Chromium's sandbox (also ${NO_SANDBOX_AS_ROOT_ENV}=1); "
+        "refused by default",
+    )
     parser.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
     _add_limit_flags(parser.add_argument_group("limits (sizes in bytes, or with K, M, G)"))
     return parser
@@ -202,7 +217,7 @@ def _describe_default(size: int) -> str:
 async def _serve(config: LocalConfig, log_level: str, demo: bool = True) -> int:
     # Imported here: importing the app pulls in Airflow (seconds); the SIGTERM handler is already set.
     from airflow_provider_browserbase.local.app import create_app
-    from airflow_provider_browserbase.local.chromium import ChromiumNotFoundError
+    from airflow_provider_browserbase.local.chromium import ChromiumNotFoundError, RunningAsRootError
     from airflow_provider_browserbase.local.demo_site import demo_mount
     from airflow_provider_browserbase.local.server import bind_socket, uvicorn_server
 
@@ -212,7 +227,7 @@ async def _serve(config: LocalConfig, log_level: str, demo: bool = True) -> int:
     config.port = sock.getsockname()[1]
     try:
         app = create_app(config, [demo_mount()] if demo else [])
-    except ChromiumNotFoundError as exc:
+    except (ChromiumNotFoundError, RunningAsRootError) as exc:
         sock.close()
         print(f"browserbase-local: {exc}", file=sys.stderr)
         return 2
@@ -264,6 +279,8 @@ def main(argv: list[str] | None = None) -> int:
             release_delay=args.release_delay,
             allowed_hosts=tuple(args.allowed_host),
             limits=limits,
+            allow_file_urls=args.allow_file_urls,
+            no_sandbox_as_root=args.no_sandbox_as_root,
         )
     except ValueError as exc:
         parser.error(str(exc))  # exits 2 with the usage line, as a bad flag does

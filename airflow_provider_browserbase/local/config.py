@@ -16,6 +16,7 @@ DEV_API_KEY = "bb_local_dev_key"
 PROJECT_ID = str(uuid.uuid5(uuid.NAMESPACE_URL, "browserbase-local/project"))
 DATA_DIR_PREFIX = "browserbase-local-"
 PID_FILE = "server.pid"
+NO_SANDBOX_AS_ROOT_ENV = "BROWSERBASE_LOCAL_NO_SANDBOX_AS_ROOT"
 
 
 def _alive(pid: int) -> bool:
@@ -174,6 +175,9 @@ class LocalConfig:
     :param allowed_hosts: Names accepted in the ``Host`` header besides the loopback names and ``host``
         (``--allowed-host``); ``"*"`` accepts any.
     :param limits: Sizes, counts and timeouts that bound what one client may cost the server.
+    :param allow_file_urls: Let clients load ``file:`` URLs (host files) in session browsers.
+    :param no_sandbox_as_root: Allow starting browsers as root, where Chromium runs without its sandbox
+        (default: ``$BROWSERBASE_LOCAL_NO_SANDBOX_AS_ROOT`` is ``1``).
     """
 
     host: str = "127.0.0.1"
@@ -195,6 +199,8 @@ class LocalConfig:
     project_id: str = PROJECT_ID
     allowed_hosts: tuple[str, ...] = ()
     limits: ServerLimits = field(default_factory=ServerLimits)
+    allow_file_urls: bool = False
+    no_sandbox_as_root: bool = field(default_factory=lambda: os.environ.get(NO_SANDBOX_AS_ROOT_ENV) == "1")
 
     def __post_init__(self) -> None:
         # The same rules as the command's flags, for servers built in-process (LocalServer).

@@ -7,9 +7,7 @@ import contextlib
 import json
 import logging
 import shutil
-from typing import TYPE_CHECKING
-
-from airflow_provider_browserbase.local.cdp import cdp_call
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -49,18 +47,26 @@ def save_profile(profile_dir: Path, context_dir: Path) -> None:
     staging.rename(context_dir / PROFILE)
 
 
-async def save_cookies(context_dir: Path, ws_url: str) -> None:
+async def _one_call(browser: BrowserProcess, method: str, params: dict[str, Any] | None = None) -> Any:
+    cdp = await browser.open_cdp()
+    try:
+        return await cdp.send(method, params, timeout=10.0)
+    finally:
+        await cdp.close()
+
+
+async def save_cookies(context_dir: Path, browser: BrowserProcess) -> None:
     # Chromium drops session cookies (no expiry) from the profile at start-up; Browserbase keeps them,
     # so every cookie is saved over CDP and set again when a session starts from the context.
     try:
-        result = await cdp_call(ws_url, "Storage.getCookies")
+        result = await _one_call(browser, "Storage.getCookies")
     except Exception as exc:
         log.warning("Could not read cookies for the context: %s", exc)
         return
     (context_dir / COOKIES).write_text(json.dumps(result.get("cookies", [])))
 
 
-async def restore_cookies(context_dir: Path, ws_url: str) -> None:
+async def restore_cookies(context_dir: Path, browser: BrowserProcess) -> None:
     path = context_dir / COOKIES
     if not path.is_file():
         return
@@ -75,13 +81,15 @@ async def restore_cookies(context_dir: Path, ws_url: str) -> None:
     for cookie in params:
         if cookie.get("expires", -1) < 0:
             cookie.pop("expires", None)
-    await cdp_call(ws_url, "Storage.setCookies", {"cookies": params})
+    await _one_call(browser, "Storage.setCookies", {"cookies": params})
 
 
 async def close_gracefully(browser: BrowserProcess, wait: float = 5.0) -> None:
     """Ask Chromium to quit so it flushes cookies and local storage to disk before the copy."""
     with contextlib.suppress(Exception):
-        await cdp_call(browser.ws_url, "Browser.close", timeout=wait)
+        cdp = await browser.open_cdp()
+        # No answer is awaited: Chromium may exit before it sends one.
+        await cdp.send("Browser.close", timeout=min(wait, 1.0))
     if browser.process is not None:
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(browser.process.wait(), wait)

@@ -1,4 +1,22 @@
-"""Live view: Chromium's own DevTools frontend, served and proxied through the server's port."""
+"""
+Live view: the server's own viewer of a session's pages, reached only with the session's capability.
+
+Chromium runs without a debugging port (``cdp_mux.py``), so its DevTools frontend is not served. The
+viewer (``live_assets.py``) shows one page target by ``Page.startScreencast`` and sends mouse, keyboard and
+wheel input back; a tab strip switches between the session's pages. Its websocket
+(``/sessions/<id>/live/ws``) is page-scoped: it accepts only the commands in :data:`ALLOWED` (the same
+rules as the CDP proxy apply to ``Page.navigate``) and never reaches the browser-level protocol. A
+screencast runs only while a viewer is connected and visible.
+
+Every URL carries a token ``<expires>.<hmac>`` signed with the session's own random ``live_secret``: it
+cannot be derived from the session id, and it stops working at ``expires`` (the session's end, or
+``expiresIn``) and as soon as the session ends. ``GET /v1/sessions/<id>/debug`` (API key required) is the
+only way to get one.
+
+``debuggerUrl`` and ``debuggerFullscreenUrl`` both open this viewer (the first with the session's
+status line): a full DevTools inspector would need the browser-level protocol, which only ``connectUrl``
+(with its signing key) gives.
+"""
 
 from __future__ import annotations
 
@@ -6,156 +24,302 @@ import asyncio
 import contextlib
 import hashlib
 import hmac
+import json
 import logging
 import time
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
-import httpx
-import websockets
-from starlette.responses import PlainTextResponse, Response
+from starlette.responses import PlainTextResponse
 from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from airflow_provider_browserbase.local.cdp import CdpError
+from airflow_provider_browserbase.local.cdp_mux import error_answer
+from airflow_provider_browserbase.local.cdp_rules import CommandRefusedError, SessionFiles, apply_rules
+from airflow_provider_browserbase.local.proxy import parse_command
 
 if TYPE_CHECKING:
     from starlette.requests import Request
 
+    from airflow_provider_browserbase.local.cdp import CdpConnection
     from airflow_provider_browserbase.local.config import LocalConfig
-    from airflow_provider_browserbase.local.state import Registry, Session
+    from airflow_provider_browserbase.local.records import Session
+    from airflow_provider_browserbase.local.state import Registry
 
 log = logging.getLogger(__name__)
 
 MAX_EXPIRES_IN = 21600
+# Forwarded to the attached page: screencast, input and navigation, nothing else.
+ALLOWED = frozenset(
+    {
+        "Page.startScreencast",
+        "Page.stopScreencast",
+        "Page.screencastFrameAck",
+        "Page.navigate",
+        "Page.reload",
+        "Input.dispatchMouseEvent",
+        "Input.dispatchKeyEvent",
+        "Input.insertText",
+    }
+)
+FORWARDED_EVENTS = frozenset({"Page.screencastFrame", "Page.screencastVisibilityChanged"})
+TARGET_EVENTS = frozenset({"Target.targetCreated", "Target.targetInfoChanged"})
 
 
-def make_token(secret: bytes, session_id: str, expires: int) -> str:
-    """A URL token proving the holder got it from ``/debug`` for this session, valid until ``expires``."""
-    digest = hmac.new(secret, f"{session_id}:{expires}".encode(), hashlib.sha256).hexdigest()[:32]
-    return f"{expires}-{digest}"
+def make_token(session: Session, expires: int) -> str:
+    """A token for ``session``'s live view, valid until ``expires`` (epoch seconds) or the session's end."""
+    digest = hmac.new(session.live_secret, f"{session.id}:{expires}".encode(), hashlib.sha256).hexdigest()
+    return f"{expires}.{digest[:40]}"
 
 
-def check_token(secret: bytes, session_id: str, token: str) -> bool:
-    expires_text, _, _ = token.partition("-")
-    if not expires_text.isdigit() or int(expires_text) < time.time():
+def token_signed(session: Session, token: str) -> bool:
+    """Whether ``token`` was handed out for ``session`` (expired or not)."""
+    expires_text, _, _ = token.partition(".")
+    if not expires_text.isdigit() or len(expires_text) > 12:
         return False
-    return hmac.compare_digest(make_token(secret, session_id, int(expires_text)), token)
+    return hmac.compare_digest(make_token(session, int(expires_text)).encode(), token.encode())
+
+
+def token_valid(session: Session, token: str) -> bool:
+    """Whether ``token`` opens ``session``'s live view now."""
+    if not session.live or session.browser is None or not token_signed(session, token):
+        return False
+    return int(token.partition(".")[0]) >= time.time()
+
+
+def _page_info(target: dict[str, Any]) -> dict[str, Any]:
+    return {key: target.get(key, "") for key in ("targetId", "type", "title", "url")}
+
+
+async def page_targets(cdp: CdpConnection) -> list[dict[str, Any]]:
+    """The browser's page targets (no workers, extensions' pages or browser UI)."""
+    found = (await cdp.send("Target.getTargets")).get("targetInfos", [])
+    return [_page_info(t) for t in found if isinstance(t, dict) and t.get("type") == "page"]
 
 
 async def list_pages(session: Session) -> list[dict[str, Any]]:
-    """The session's page targets from Chromium's ``/json/list``."""
     browser = session.browser
     if browser is None or not browser.alive:
         return []
     try:
-        async with httpx.AsyncClient(timeout=5.0) as client:
-            targets = (await client.get(f"{browser.http_url}/json/list")).json()
-    except (httpx.HTTPError, ValueError) as exc:
+        cdp = await browser.open_cdp()
+    except CdpError:
+        return []
+    try:
+        return await page_targets(cdp)
+    except CdpError as exc:
         log.warning("Session %s: listing pages failed: %s", session.id, exc)
         return []
-    return [t for t in targets if isinstance(t, dict) and t.get("type") == "page"]
+    finally:
+        await cdp.close()
 
 
-async def live_urls(
-    config: LocalConfig, secret: bytes, session: Session, expires_in: int | None
-) -> dict[str, Any]:
-    """Build ``SessionLiveURLs``: a DevTools URL per page, valid until the session ends or ``expiresIn``."""
+def live_url(config: LocalConfig, session: Session, token: str, **extra: str) -> str:
+    """The viewer page; ``page=<targetId>`` picks a page, ``fullscreen=1`` drops the status line."""
+    query = urlencode({"token": token, **extra})
+    return f"{config.base_url}/sessions/{quote(session.id, safe='')}/live?{query}"
+
+
+def socket_url(config: LocalConfig, session: Session, token: str, **extra: str) -> str:
+    query = urlencode({"token": token, **extra})
+    return f"ws://{config.netloc}/sessions/{quote(session.id, safe='')}/live/ws?{query}"
+
+
+async def live_urls(config: LocalConfig, session: Session, expires_in: int | None) -> dict[str, Any]:
+    """Build ``SessionLiveURLs``: viewer URLs per page, valid until the session ends or ``expiresIn``."""
     until = int(session.expires_at.timestamp())
     if expires_in is not None:
         until = min(until, int(time.time()) + expires_in)
-    token = make_token(secret, session.id, until)
-    base = f"{config.netloc}/debug/{session.id}/{token}/devtools"
-
-    def inspector(target_id: str, fullscreen: bool) -> str:
-        # The frontend opens ws://<value of ws=>, so the page socket also goes through this server.
-        path = "devtools-fullscreen" if fullscreen else "devtools"
-        ws = quote(f"{base}/page/{target_id}", safe="/:")
-        return f"{config.base_url}/{path}/inspector.html?ws={ws}"
-
-    pages = []
-    for target in await list_pages(session):
-        target_id = str(target.get("id", ""))
-        pages.append(
-            {
-                "id": target_id,
-                "url": target.get("url", ""),
-                "title": target.get("title", ""),
-                "faviconUrl": target.get("faviconUrl", ""),
-                "debuggerUrl": inspector(target_id, fullscreen=False),
-                "debuggerFullscreenUrl": inspector(target_id, fullscreen=True),
-            }
-        )
-    first = pages[0]["id"] if pages else ""
+    token = make_token(session, until)
+    pages = [
+        {
+            "id": target["targetId"],
+            "url": target["url"],
+            "title": target["title"],
+            "faviconUrl": "",
+            "debuggerUrl": live_url(config, session, token, page=target["targetId"]),
+            "debuggerFullscreenUrl": live_url(
+                config, session, token, page=target["targetId"], fullscreen="1"
+            ),
+        }
+        for target in await list_pages(session)
+    ]
     return {
-        "debuggerUrl": inspector(first, fullscreen=False),
-        "debuggerFullscreenUrl": inspector(first, fullscreen=True),
-        "wsUrl": f"ws://{base}/browser",
+        "debuggerUrl": live_url(config, session, token),
+        "debuggerFullscreenUrl": live_url(config, session, token, fullscreen="1"),
+        "wsUrl": socket_url(config, session, token),
         "pages": pages,
     }
 
 
-async def frontend_file(request: Request) -> Response:
-    """Serve ``/devtools/<file>`` (and ``/devtools-fullscreen/<file>``) from a running Chromium."""
-    registry: Registry = request.app.state.registry
-    path = request.path_params["path"]
-    browsers = [s.browser for s in registry.sessions.values() if s.live and s.browser and s.browser.alive]
-    if not browsers:
-        return PlainTextResponse("no running browser to serve the DevTools frontend from", status_code=404)
-    browser = browsers[0]
-    assert browser is not None
-    try:
-        async with httpx.AsyncClient(timeout=10.0) as client:
-            upstream = await client.get(f"{browser.http_url}/devtools/{path}")
-    except httpx.HTTPError:
-        return PlainTextResponse("the browser did not answer", status_code=502)
-    headers = {"content-type": upstream.headers.get("content-type", "application/octet-stream")}
-    return Response(upstream.content, status_code=upstream.status_code, headers=headers)
+async def retired_route(request: Request) -> PlainTextResponse:
+    """``/devtools/...`` and ``/debug/...``: never forwarded anywhere (Chromium has no port to forward to)."""
+    return PlainTextResponse(
+        "Chromium's DevTools frontend is not served: browserbase-local runs Chromium without a debugging "
+        "port. Get the session's live-view URLs from GET /v1/sessions/{id}/debug.",
+        status_code=410,
+    )
 
 
-async def debug_socket(websocket: WebSocket) -> None:
-    """Proxy ``/debug/<sid>/<token>/devtools/page/<targetId>`` (and ``.../browser``) to Chromium."""
-    registry: Registry = websocket.app.state.registry
-    params = websocket.path_params
-    session = registry.sessions.get(params["session_id"])
-    token_ok = check_token(websocket.app.state.secret, params["session_id"], params["token"])
-    if session is None or not token_ok or not session.live or session.browser is None:
-        await websocket.send_denial_response(PlainTextResponse("invalid or expired live-view URL", 401))
-        return
-    browser = session.browser
-    target = params.get("target_id")
-    upstream_url = f"ws://127.0.0.1:{browser.port}/devtools/page/{target}" if target else browser.ws_url
-    try:
-        upstream = await websockets.connect(upstream_url, max_size=None, ping_interval=None, compression=None)
-    except (OSError, websockets.WebSocketException):
-        await websocket.send_denial_response(PlainTextResponse("no such page", 404))
-        return
-    await websocket.accept()
+class PageSocket:
+    """
+    One viewer's page-scoped connection: a browser-level channel of the server's, used only for one page.
 
-    async def to_browser() -> None:
+    :param websocket: The accepted viewer socket.
+    :param cdp: A connection from the session's ``BrowserProcess.open_cdp()``.
+    :param files: The session's folders and ``--allow-file-urls`` (for ``Page.navigate``).
+    """
+
+    def __init__(self, websocket: WebSocket, cdp: CdpConnection, files: SessionFiles) -> None:
+        self.websocket = websocket
+        self.cdp = cdp
+        self.files = files
+        self.outbox: asyncio.Queue[str | None] = asyncio.Queue()
+        self.pages: dict[str, dict[str, Any]] = {}
+        self.target_id: str | None = None
+        self.page_session: str | None = None
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.started = False
+
+    def push(self, message: dict[str, Any]) -> None:
+        self.outbox.put_nowait(json.dumps(message))
+
+    def on_event(self, message: dict[str, Any]) -> None:
+        method = message.get("method")
+        params = message.get("params") or {}
+        if message.get("sessionId") is not None:
+            if message["sessionId"] == self.page_session and method in FORWARDED_EVENTS:
+                self.push({"method": method, "params": params})
+            return
+        if method in TARGET_EVENTS and params.get("targetInfo", {}).get("type") == "page":
+            info = _page_info(params["targetInfo"])
+            self.pages[info["targetId"]] = info
+            self.push({"method": method, "params": {"targetInfo": info}})
+            if self.started and self.target_id is None:
+                self._spawn(self.attach(info["targetId"]))
+        elif method == "Target.targetDestroyed" and params.get("targetId") in self.pages:
+            del self.pages[params["targetId"]]
+            self.push({"method": method, "params": {"targetId": params["targetId"]}})
+            if params["targetId"] == self.target_id:
+                self._spawn(self.attach(None))
+        elif method == "Target.detachedFromTarget" and params.get("sessionId") == self.page_session:
+            self.page_session = None
+
+    def _spawn(self, work: Any) -> None:
+        task = asyncio.ensure_future(work)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def start(self, wanted: str | None) -> None:
+        self.cdp.add_listener(self.on_event)
+        await self.cdp.send("Target.setDiscoverTargets", {"discover": True})
+        self.pages = {t["targetId"]: t for t in await page_targets(self.cdp)}
+        await self.attach(wanted)
+        self.started = True
+
+    async def attach(self, target_id: str | None) -> None:
+        """Show ``target_id`` (or the first page): detach the old page, which ends its screencast."""
+        if target_id not in self.pages:
+            target_id = next(iter(self.pages), None)
+        old, self.page_session, self.target_id = self.page_session, None, target_id
+        if old is not None:
+            with contextlib.suppress(CdpError):
+                await self.cdp.send("Target.detachFromTarget", {"sessionId": old})
+        if target_id is None:
+            self.push({"method": "Target.detachedFromTarget", "params": {"targetId": None}})
+            return
+        attached = await self.cdp.send("Target.attachToTarget", {"targetId": target_id, "flatten": True})
+        self.page_session = attached["sessionId"]
+        self.push({"method": "Target.attachedToTarget", "params": {"targetInfo": self.pages[target_id]}})
+
+    async def handle(self, command: dict[str, Any]) -> None:
+        call_id, method = command.get("id"), command.get("method")
+        params = command.get("params")
+        if not isinstance(params, dict):
+            params = command["params"] = {}
+        try:
+            if method == "Target.getTargets":
+                result: dict[str, Any] = {"targetInfos": list(self.pages.values())}
+            elif method == "Target.activateTarget":
+                await self.attach(str(params.get("targetId")))
+                result = {}
+            elif method in ALLOWED:
+                apply_rules(command, self.files)
+                if self.page_session is None:
+                    raise CommandRefusedError(f"{method}: the session has no open page to send it to")
+                result = await self.cdp.send(method, params, session_id=self.page_session)
+            else:
+                raise CommandRefusedError(
+                    f"{method} is not allowed on the live view: it offers screencast, input, navigation and "
+                    "the session's page list only (use the session's connectUrl for anything else)"
+                )
+        except (CommandRefusedError, CdpError) as exc:
+            self.outbox.put_nowait(error_answer(call_id, str(exc)))
+            return
+        self.push({"id": call_id, "result": result})
+
+    async def receive(self) -> None:
         while True:
-            message = await websocket.receive()
+            message = await self.websocket.receive()
             if message["type"] == "websocket.disconnect":
                 return
-            if message.get("text") is not None:
-                await upstream.send(message["text"])
-            elif message.get("bytes") is not None:
-                await upstream.send(message["bytes"])
+            text = message.get("text")
+            if text is None:
+                continue
+            command, refused = parse_command(text)
+            if command is None:
+                self.outbox.put_nowait(refused)
+                continue
+            self._spawn(self.handle(command))
 
-    async def to_client() -> None:
-        async for message in upstream:
-            if isinstance(message, str):
-                await websocket.send_text(message)
-            else:
-                await websocket.send_bytes(message)
+    async def send(self) -> None:
+        while True:
+            text = await self.outbox.get()
+            if text is None:
+                return
+            await self.websocket.send_text(text)
 
-    pumps = [asyncio.ensure_future(to_browser()), asyncio.ensure_future(to_client())]
+
+async def live_socket(websocket: WebSocket) -> None:
+    """Serve ``/sessions/<id>/live/ws?token=...[&page=<targetId>]``: the viewer's page-scoped socket."""
+    registry: Registry = websocket.app.state.registry
+    session = registry.sessions.get(websocket.path_params["session_id"])
+    token = websocket.query_params.get("token", "")
+    if session is None or not token_valid(session, token) or session.browser is None:
+        await websocket.send_denial_response(PlainTextResponse("invalid or expired live-view URL", 401))
+        return
+    try:
+        cdp = await session.browser.open_cdp()
+    except CdpError:
+        await websocket.send_denial_response(PlainTextResponse("the session's browser is gone", 410))
+        return
+    files = SessionFiles(session.directory, registry.config.allow_file_urls)
+    viewer = PageSocket(websocket, cdp, files)
+    try:
+        await viewer.start(websocket.query_params.get("page"))
+    except CdpError as exc:
+        await cdp.close()
+        log.warning("Session %s: the live view could not attach: %s", session.id, exc)
+        await websocket.send_denial_response(PlainTextResponse("the session's page is gone", 410))
+        return
+    await websocket.accept()
+    registry_watch = asyncio.ensure_future(_until_ended(session, token))
+    pumps = [asyncio.ensure_future(viewer.receive()), asyncio.ensure_future(viewer.send()), registry_watch]
     try:
         await asyncio.wait(pumps, return_when=asyncio.FIRST_COMPLETED)
-    except (WebSocketDisconnect, websockets.ConnectionClosed):
+    except WebSocketDisconnect:
         pass
     finally:
-        for pump in pumps:
-            pump.cancel()
-        await asyncio.gather(*pumps, return_exceptions=True)
+        for task in [*pumps, *viewer.tasks]:
+            task.cancel()
+        await asyncio.gather(*pumps, *viewer.tasks, return_exceptions=True)
         with contextlib.suppress(Exception):
-            await upstream.close()
+            await cdp.close()  # detaches the page too, which stops its screencast
         with contextlib.suppress(Exception):
-            await websocket.close()
+            await websocket.close(code=1000, reason="the session ended or the live-view URL expired")
+
+
+async def _until_ended(session: Session, token: str) -> None:
+    # The token stops working at its expiry or the session's end; so does a socket opened with it.
+    while token_valid(session, token):  # noqa: ASYNC110 - nothing signals a token's expiry
+        await asyncio.sleep(1.0)

@@ -6,24 +6,27 @@ import asyncio
 import contextlib
 import json
 import logging
-import os
 import re
 import secrets
 import time
 from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
-import websockets
 from starlette.responses import PlainTextResponse
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from airflow_provider_browserbase.local.cdp import CdpError
+from airflow_provider_browserbase.local.cdp_mux import error_answer
+from airflow_provider_browserbase.local.cdp_rules import CommandRefusedError, SessionFiles, apply_rules
+
 if TYPE_CHECKING:
+    from airflow_provider_browserbase.local.cdp_mux import CdpChannel
     from airflow_provider_browserbase.local.state import Registry, Session
 
 log = logging.getLogger(__name__)
 
-UPLOADS_PREFIX = "/tmp/.uploads/"  # noqa: S108 - Browserbase's documented in-browser upload folder
 RAW_LIMIT = 4096
+NO_BROWSER = "browserbase-local runs with --no-browser: no browser to drive"
 _RESPONSE_ID = re.compile(r'^\{"id":(\d+)[,}]')
 
 
@@ -50,26 +53,18 @@ def _truncate(raw: str) -> str:
 
 class CdpRecorder:
     """
-    Rewrite the few client commands that name host paths, and record command/response pairs.
+    Record a client's command/response pairs for ``/v1/sessions/<id>/logs``.
 
-    :param session: Session whose folders and log this connection uses.
+    :param session: Session whose log this connection writes.
     """
 
     def __init__(self, session: Session) -> None:
         self.session = session
         self.pending: OrderedDict[int, dict[str, Any]] = OrderedDict()
 
-    def from_client(self, raw: str) -> str:
-        try:
-            message = json.loads(raw)
-        except ValueError:
-            return raw
-        if not isinstance(message, dict):
-            return raw
+    def from_client(self, message: dict[str, Any], raw: str) -> None:
         method = message.get("method")
         params = message.get("params")
-        if isinstance(params, dict) and self._rewrite(method, params):
-            raw = json.dumps(message)
         call_id = message.get("id")
         if self.session.log_cdp and isinstance(method, str) and isinstance(call_id, int):
             now = int(time.time() * 1000)
@@ -89,33 +84,6 @@ class CdpRecorder:
             limit = self.session.logs.maxlen or 1000
             while len(self.pending) > limit:
                 self.pending.popitem(last=False)
-        return raw
-
-    def _rewrite(self, method: object, params: dict[str, Any]) -> bool:
-        directory = self.session.directory
-        if method in ("Browser.setDownloadBehavior", "Page.setDownloadBehavior"):
-            behavior, path = params.get("behavior"), params.get("downloadPath")
-            # Playwright's own call on connect ("allowAndName" into its artifacts folder on this host) is
-            # left alone, so its download API keeps working; as on Browserbase, those files are not in
-            # the session's zip. Any other allowing call - the documented {"downloadPath": "downloads"}
-            # or a path that only exists on the client's machine - lands in the session's folder.
-            playwright_own = behavior == "allowAndName" and isinstance(path, str) and os.path.isdir(path)
-            if behavior in ("allow", "allowAndName") and not playwright_own:
-                params["downloadPath"] = str(directory / "downloads")
-                return True
-            return False
-        if method == "DOM.setFileInputFiles" and isinstance(params.get("files"), list):
-            files = params["files"]
-            mapped = [
-                str(directory / "uploads" / f[len(UPLOADS_PREFIX) :])
-                if isinstance(f, str) and f.startswith(UPLOADS_PREFIX)
-                else f
-                for f in files
-            ]
-            if mapped != files:
-                params["files"] = mapped
-                return True
-        return False
 
     def from_browser(self, raw: str) -> None:
         if not self.pending:
@@ -140,22 +108,35 @@ class CdpRecorder:
 
 class ProxyConnection:
     """
-    One CDP client and its own upstream connection to the session's browser.
+    One CDP client and its own browser-level channel to the session's browser.
 
     :param websocket: The accepted client socket.
-    :param upstream: Connection to Chromium, or ``None`` for a ``--no-browser`` session.
+    :param files: The session's folders and whether ``file:`` URLs are allowed.
     """
 
-    def __init__(self, websocket: WebSocket, upstream: websockets.ClientConnection | None) -> None:
+    def __init__(self, websocket: WebSocket, files: SessionFiles) -> None:
         self.websocket = websocket
-        self.upstream = upstream
+        self.files = files
+        self.channel: CdpChannel | None = None
+        self.outbox: asyncio.Queue[str | None] = asyncio.Queue()
         self.last_command = time.monotonic()
 
     async def close(self, reason: str) -> None:
-        if self.upstream is not None:
-            await self.upstream.close()
+        if self.channel is not None:
+            await self.channel.close()
         with contextlib.suppress(Exception):
             await self.websocket.close(code=1000, reason=reason)
+
+
+def parse_command(text: str) -> tuple[dict[str, Any] | None, str | None]:
+    """Return ``(command, None)``, or ``(None, error answer)`` for text that is no CDP command."""
+    try:
+        message = json.loads(text)
+    except ValueError:
+        return None, error_answer(None, "Message must be a valid JSON", -32700)
+    if not isinstance(message, dict):
+        return None, error_answer(None, "Message must be an object", -32600)
+    return message, None
 
 
 async def _client_to_browser(conn: ProxyConnection, recorder: CdpRecorder) -> None:
@@ -165,26 +146,36 @@ async def _client_to_browser(conn: ProxyConnection, recorder: CdpRecorder) -> No
             return
         conn.last_command = time.monotonic()
         text = message.get("text")
-        if text is not None:
-            text = recorder.from_client(text)
-            if conn.upstream is None:
-                await _answer_without_browser(conn.websocket, text)
-            else:
-                await conn.upstream.send(text)
-        elif message.get("bytes") is not None and conn.upstream is not None:
-            await conn.upstream.send(message["bytes"])
+        if text is None and message.get("bytes") is not None:
+            text = message["bytes"].decode("utf-8", errors="replace")
+        if text is None:
+            continue
+        command, refused = parse_command(text)
+        if command is not None:
+            recorder.from_client(command, text)
+            refused = _forward(conn, command)
+        if refused is not None:
+            recorder.from_browser(refused)
+            await conn.websocket.send_text(refused)
+
+
+def _forward(conn: ProxyConnection, command: dict[str, Any]) -> str | None:
+    try:
+        apply_rules(command, conn.files)
+    except CommandRefusedError as exc:
+        return error_answer(command.get("id"), str(exc), session_id=command.get("sessionId"))
+    if conn.channel is None:
+        return error_answer(command.get("id"), NO_BROWSER, session_id=command.get("sessionId"))
+    return conn.channel.send(command)
 
 
 async def _browser_to_client(conn: ProxyConnection, recorder: CdpRecorder) -> None:
-    if conn.upstream is None:
-        await asyncio.Event().wait()  # only the client can end a --no-browser connection
-        return
-    async for message in conn.upstream:
-        if isinstance(message, str):
-            recorder.from_browser(message)
-            await conn.websocket.send_text(message)
-        else:
-            await conn.websocket.send_bytes(message)
+    while True:
+        text = await conn.outbox.get()
+        if text is None:
+            return  # the browser is gone
+        recorder.from_browser(text)
+        await conn.websocket.send_text(text)
 
 
 async def _close_when_idle(conn: ProxyConnection, idle_timeout: float) -> None:
@@ -196,13 +187,6 @@ async def _close_when_idle(conn: ProxyConnection, idle_timeout: float) -> None:
         await asyncio.sleep(idle_timeout - idle)
 
 
-async def _answer_without_browser(websocket: WebSocket, text: str) -> None:
-    with contextlib.suppress(ValueError, AttributeError):
-        call_id = json.loads(text).get("id")
-        error = {"code": -32601, "message": "browserbase-local runs with --no-browser: no browser to drive"}
-        await websocket.send_text(json.dumps({"id": call_id, "error": error}))
-
-
 async def cdp_proxy(websocket: WebSocket) -> None:
     """Serve ``ws://HOST:PORT/?signingKey=KEY`` (or the legacy ``?apiKey=&sessionId=``)."""
     registry: Registry = websocket.app.state.registry
@@ -212,21 +196,17 @@ async def cdp_proxy(websocket: WebSocket) -> None:
             PlainTextResponse("invalid session or signingKey", status_code=401)
         )
         return
-    upstream = None
+    conn = ProxyConnection(websocket, SessionFiles(session.directory, registry.config.allow_file_urls))
     if session.browser is not None:
         try:
-            # A fresh connection, not the client's headers: Chromium refuses an Origin header (403).
-            upstream = await websockets.connect(
-                session.browser.ws_url, max_size=None, ping_interval=None, compression=None
-            )
-        except (OSError, websockets.WebSocketException) as exc:
+            conn.channel = await session.browser.open_channel(conn.outbox.put_nowait)
+        except (CdpError, asyncio.TimeoutError) as exc:
             log.warning("Session %s: cannot reach its browser: %s", session.id, exc)
             await websocket.send_denial_response(
                 PlainTextResponse("the session's browser is not reachable", status_code=502)
             )
             return
     await websocket.accept()
-    conn = ProxyConnection(websocket, upstream)
     recorder = CdpRecorder(session)
     registry.client_connected(session, conn)
     pumps = [
@@ -238,15 +218,15 @@ async def cdp_proxy(websocket: WebSocket) -> None:
         pumps.append(asyncio.ensure_future(_close_when_idle(conn, idle_timeout)))
     try:
         await asyncio.wait(pumps, return_when=asyncio.FIRST_COMPLETED)
-    except (WebSocketDisconnect, websockets.ConnectionClosed):
+    except WebSocketDisconnect:
         pass
     finally:
         for pump in pumps:
             pump.cancel()
         await asyncio.gather(*pumps, return_exceptions=True)
-        if upstream is not None:
+        if conn.channel is not None:
             with contextlib.suppress(Exception):
-                await upstream.close()
+                await conn.channel.close()
         with contextlib.suppress(Exception):
             await websocket.close()
         registry.client_disconnected(session, conn)

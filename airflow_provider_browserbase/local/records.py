@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import math
+import secrets
 from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
@@ -148,6 +149,8 @@ class Session:
     teardown: asyncio.Task[None] | None = None
     # Set once the retention or the count of ended sessions dropped its logs and files.
     files_dropped: bool = False
+    # Signs the session's live-view tokens (devtools.py): random, so a token cannot be derived from the id.
+    live_secret: bytes = field(default_factory=lambda: secrets.token_bytes(32), repr=False)
 
     @property
     def live(self) -> bool:

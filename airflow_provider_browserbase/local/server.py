@@ -93,6 +93,9 @@ class LocalServer:
     :param release_delay: Seconds a released session stays RUNNING before it ends COMPLETED (0: at once).
     :param allowed_hosts: Names accepted in the ``Host`` header besides the loopback names and ``host``.
     :param limits: Sizes, counts and timeouts (defaults: :class:`~.config.ServerLimits`).
+    :param allow_file_urls: Let clients load ``file:`` URLs (``--allow-file-urls``).
+    :param no_sandbox_as_root: Allow browsers as root (``--no-sandbox-as-root``); ``None`` reads
+        ``$BROWSERBASE_LOCAL_NO_SANDBOX_AS_ROOT``.
     :param extra_routes: Additional routes or mounts for the app.
     :param demo: Serve the examples' demo shop at ``/demo``.
     :param startup_timeout: Seconds to wait for the server to come up.
@@ -117,6 +120,8 @@ class LocalServer:
         release_delay: float = 0.0,
         allowed_hosts: Sequence[str] = (),
         limits: ServerLimits | None = None,
+        allow_file_urls: bool = False,
+        no_sandbox_as_root: bool | None = None,
         extra_routes: Sequence[BaseRoute] = (),
         demo: bool = True,
         startup_timeout: float = 30.0,
@@ -139,7 +144,10 @@ class LocalServer:
             release_delay=release_delay,
             allowed_hosts=tuple(allowed_hosts),
             limits=limits or ServerLimits(),
+            allow_file_urls=allow_file_urls,
         )
+        if no_sandbox_as_root is not None:
+            self.config.no_sandbox_as_root = no_sandbox_as_root
         self._extra_routes = [*extra_routes, demo_mount()] if demo else list(extra_routes)
         self._startup_timeout = startup_timeout
         self._thread: threading.Thread | None = None

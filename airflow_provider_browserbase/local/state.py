@@ -221,7 +221,7 @@ class Registry:
                 )
             await browser.start()
             if context is not None:
-                await context_files.restore_cookies(context.directory, browser.ws_url)
+                await context_files.restore_cookies(context.directory, browser)
         except Exception as exc:
             await browser.kill()
             browser.remove_files()
@@ -366,7 +366,7 @@ class Registry:
             if browser is None:
                 return
             if context is not None and browser.alive:
-                await context_files.save_cookies(context.directory, browser.ws_url)
+                await context_files.save_cookies(context.directory, browser)
                 await context_files.close_gracefully(browser)
             await browser.kill()
             if context is not None and context.id in self.contexts:

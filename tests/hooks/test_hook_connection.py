@@ -62,7 +62,7 @@ def test_connection_is_read_lazily_and_once(monkeypatch: pytest.MonkeyPatch) -> 
     assert calls == []
     assert hook.base_url == "http://bb.test"
     assert hook.project_id == PROJECT_ID
-    assert hook.session_url("s-1") == "http://bb.test/sessions/s-1/live"
+    assert hook.conn_settings.base_url == "http://bb.test"
     assert calls == ["browserbase_default"]
 
 
@@ -108,13 +108,21 @@ async def test_async_resolution_never_calls_sync_get_connection(monkeypatch: pyt
     monkeypatch.setattr(BrowserbaseHook, "get_connection", staticmethod(forbidden_on_the_loop))
     seen: list[httpx.Request] = []
 
+    live = "http://bb.test/sessions/s-1/live?token=t"
+
     def handler(request: httpx.Request) -> httpx.Response:
         seen.append(request)
+        if request.url.path == "/v1/sessions/s-1/debug":
+            return httpx.Response(200, json={"debuggerUrl": live, "pages": []})
+        if request.url.path == "/v1/sessions/s-2/debug":
+            return httpx.Response(410, json={"statusCode": 410, "message": "Session s-2 has ended"})
         return httpx.Response(200, json=[])
 
     hook = BrowserbaseHook(async_transport=httpx.MockTransport(handler))
     assert await hook.alist_sessions() == []
-    assert await hook.asession_url("s-1") == "http://bb.test/sessions/s-1/live"
+    # Not Browserbase's cloud: the live view's URL with its token, from /debug; the plain page once ended.
+    assert await hook.asession_url("s-1") == live
+    assert await hook.asession_url("s-2") == "http://bb.test/sessions/s-2/live"
     await hook.aclose()
     assert seen[0].headers["X-BB-API-Key"] == API_KEY
 

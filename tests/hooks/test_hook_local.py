@@ -46,7 +46,10 @@ def test_session_lifecycle(local_hook: BrowserbaseHook) -> None:
         assert [s.id for s in local_hook.list_sessions(metadata={"airflow": {"nonce": nonce}})] == [
             created.id
         ]
-        assert local_hook.session_url(created.id).endswith(f"/sessions/{created.id}/live")
+        # The live view's link carries the capability only /debug (with the API key) hands out.
+        link = local_hook.session_url(created.id)
+        assert link == local_hook.get_live_urls(created.id).debugger_url
+        assert f"/sessions/{created.id}/live?token=" in link
     finally:
         ended = local_hook.end_session(created.id, wait=True, wait_timeout=30, poll_interval=0.2)
     assert ended is not None

@@ -94,17 +94,30 @@ def test_download_with_relative_download_path_comes_back_in_zip(
     assert after.namelist() == names
 
 
-def test_playwright_native_download_still_works(api: httpx.Client, browser: Browser, session, server) -> None:
+def test_playwright_native_download_lands_in_the_session_zip_not_on_the_client_path(
+    api: httpx.Client, browser: Browser, session, server
+) -> None:
+    # Playwright asks for downloads in its own artifacts folder ("allowAndName"). The server never writes
+    # into a folder a client names: the file lands in the session's zip, as on Browserbase, and Playwright
+    # still reports the download with its name.
     page = browser.contexts[0].pages[0]
     page.goto(f"{server.base_url}/site/")
     with page.expect_download() as info:
         page.click("#download")
     download = info.value
     assert download.suggested_filename == "report.txt"
-    with open(download.path()) as saved:
-        assert saved.read() == REPORT
-    # As on Browserbase: without Browser.setDownloadBehavior nothing reaches the session's zip.
-    assert len(api.get(f"/v1/sessions/{session['id']}/downloads").content) == 22
+    assert download.failure() is None
+    names: list[str] = []
+    deadline = time.monotonic() + 15
+    while not names and time.monotonic() < deadline:
+        archive = zipfile.ZipFile(io.BytesIO(api.get(f"/v1/sessions/{session['id']}/downloads").content))
+        names = archive.namelist()
+        time.sleep(0.1)
+    assert len(names) == 1
+    assert re.fullmatch(r"report-\d{13}\.txt", names[0]), names
+    assert archive.read(names[0]).decode() == REPORT
+    with pytest.raises(Exception, match=r"No such file|ENOENT"):
+        download.path().read_text()
 
 
 def test_uploaded_file_is_used_by_a_file_input(api: httpx.Client, browser: Browser, session, server) -> None:
@@ -135,7 +148,7 @@ def test_upload_names_that_leave_the_folder_are_refused(api: httpx.Client, sessi
     assert response.json()["message"]
 
 
-def test_live_view_urls_open_the_devtools_frontend(
+def test_live_view_urls_open_the_viewer_with_an_expiring_token(
     api: httpx.Client, browser: Browser, session, server
 ) -> None:
     page = browser.contexts[0].pages[0]
@@ -147,31 +160,32 @@ def test_live_view_urls_open_the_devtools_frontend(
     assert entry["url"] == f"{server.base_url}/site/"
     assert entry["title"] == "Test site"
 
-    frontend = api.get(entry["debuggerFullscreenUrl"])
-    assert frontend.status_code == 200
-    assert "DevTools" in frontend.text
-    assert api.get(f"{server.base_url}/devtools/entrypoints/inspector/inspector.js").status_code == 200
+    viewer = api.get(entry["debuggerFullscreenUrl"])
+    assert viewer.status_code == 200
+    assert "live-assets/viewer.js" in viewer.text
+    assert "<header>" not in viewer.text  # fullscreen: the view only
 
-    # The page socket the frontend opens goes through this server, and drives the page.
-    ws_url = "ws://" + entry["debuggerUrl"].split("?ws=", 1)[1]
+    # The page socket goes through this server and drives the page: navigation, under the proxy's rules.
+    ws_url = live["wsUrl"] + f"&page={entry['id']}"
     with websockets.sync.client.connect(ws_url, max_size=None) as ws:
-        ws.send('{"id": 1, "method": "Runtime.evaluate", "params": {"expression": "document.title"}}')
+        ws.send('{"id": 1, "method": "Page.navigate", "params": {"url": "about:blank#live"}}')
         reply = ws.recv(timeout=10)
-        while '"id":1' not in reply:
+        while '"id": 1' not in reply and '"id":1' not in reply:
             reply = ws.recv(timeout=10)
-        assert "Test site" in reply
+        assert "frameId" in reply
+    page.wait_for_url("about:blank#live", timeout=10000)
 
-    forged = re.sub(r"/debug/([^/]+)/[^/]+/", r"/debug/\1/9999999999-forged/", ws_url)
+    forged = re.sub(r"token=[^&]+", "token=9999999999.forged", ws_url)
     with pytest.raises(websockets.exceptions.InvalidStatus) as refused:
         websockets.sync.client.connect(forged)
     assert refused.value.response.status_code == 401
 
     short = api.get(f"/v1/sessions/{session['id']}/debug", params={"expiresIn": 1}).json()
     time.sleep(2.1)
-    expired = "ws://" + short["pages"][0]["debuggerUrl"].split("?ws=", 1)[1]
     with pytest.raises(websockets.exceptions.InvalidStatus) as late:
-        websockets.sync.client.connect(expired)
+        websockets.sync.client.connect(short["wsUrl"])
     assert late.value.response.status_code == 401
+    assert api.get(short["debuggerUrl"]).status_code == 401
 
 
 def test_logs_record_cdp_calls(api: httpx.Client, browser: Browser, session, server) -> None:

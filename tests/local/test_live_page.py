@@ -29,53 +29,68 @@ def assert_no_secret(page: str, server: LocalServer, signing_key: str | None = N
         assert "signingKey" not in page
 
 
-def test_live_session_page_embeds_the_devtools_view_of_its_first_page(
+def test_live_session_page_is_the_viewer_of_its_pages_with_the_debug_token(
     api: httpx.Client, pw: Playwright, server: LocalServer
 ) -> None:
     created = api.post("/v1/sessions", json={"timeout": 600}).json()
     browser = pw.chromium.connect_over_cdp(created["connectUrl"])
     try:
         browser.contexts[0].pages[0].goto(f"{server.base_url}/site/")
-        # The very URL the hook gives Airflow's extra link, opened as a person would: no API key.
-        url = session_url_for(server.base_url, created["id"])
+        # The id alone, as the link was before: it opens nothing and says nothing about the session.
+        bare = httpx.get(session_url_for(server.base_url, created["id"]))
+        assert bare.status_code == 401
+        assert "RUNNING" not in bare.text
+        assert "/live/ws" not in bare.text
+
+        handed_out = api.get(f"/v1/sessions/{created['id']}/debug").json()
+        url = handed_out["debuggerUrl"]  # what the hook's session_url() links to for a local server
+        assert url.startswith(session_url_for(server.base_url, created["id"]) + "?token=")
         page = httpx.get(url)
         assert page.status_code == 200, page.text
         assert page.headers["content-type"].startswith("text/html")
         assert page.headers["cache-control"] == "no-store"
+        assert page.headers["referrer-policy"] == "no-referrer"
+        assert "script-src 'self'" in page.headers["content-security-policy"]
         assert "RUNNING" in page.text
         assert_no_secret(page.text, server, created["signingKey"])
 
-        frames = re.findall(r'<iframe id="live-view" src="([^"]+)"', page.text)
-        assert len(frames) == 1, page.text
-        view = html.unescape(frames[0])
-        handed_out = api.get(f"/v1/sessions/{created['id']}/debug").json()
-        # Same kind of URL as /debug's, for the same page (tokens differ only if a second ticked by).
-        assert view.split("/debug/")[0] == handed_out["debuggerFullscreenUrl"].split("/debug/")[0]
-        assert view.split("/devtools/page/")[1] == handed_out["pages"][0]["id"]
-        frontend = httpx.get(view)
-        assert frontend.status_code == 200
-        assert "DevTools" in frontend.text
+        sockets = re.findall(r'data-socket="([^"]+)"', page.text)
+        assert len(sockets) == 1, page.text
+        socket = html.unescape(sockets[0])
+        assert socket == handed_out["wsUrl"]
+        assert httpx.get(f"{server.base_url}/live-assets/viewer.js").status_code == 200
 
-        # The socket the embedded frontend opens drives the session's page.
-        with websockets.sync.client.connect("ws://" + view.split("?ws=", 1)[1], max_size=None) as ws:
-            command = {"id": 1, "method": "Runtime.evaluate", "params": {"expression": "location.href"}}
-            ws.send(json.dumps(command))
-            reply = ws.recv(timeout=10)
-            while '"id":1' not in reply:
-                reply = ws.recv(timeout=10)
-        assert f"{server.base_url}/site/" in reply
+        # The socket the viewer opens lists the session's pages and drives the shown page, and nothing else.
+        with websockets.sync.client.connect(socket, max_size=None) as ws:
+            ws.send(json.dumps({"id": 1, "method": "Target.getTargets"}))
+            pages = _answer(ws, 1)["result"]["targetInfos"]
+            assert [p["url"] for p in pages] == [f"{server.base_url}/site/"]
+            ws.send(json.dumps({"id": 2, "method": "Runtime.evaluate", "params": {"expression": "1"}}))
+            refused = _answer(ws, 2)
+            assert "not allowed on the live view" in refused["error"]["message"]
+            target = f"{server.base_url}/site/#from-the-live-view"
+            ws.send(json.dumps({"id": 3, "method": "Page.navigate", "params": {"url": target}}))
+            assert "frameId" in _answer(ws, 3)["result"]
+        assert browser.contexts[0].pages[0].evaluate("location.href") == target
     finally:
         browser.close()
 
     ended = wait_for_status(api, created["id"], "COMPLETED")
-    page = httpx.get(session_url_for(server.base_url, created["id"]))
+    page = httpx.get(url)
     assert page.status_code == 200
     assert "has ended with status <strong>COMPLETED</strong>" in page.text
     assert ended["startedAt"] in page.text
     assert ended["endedAt"] in page.text
-    assert "<iframe" not in page.text
-    assert "/debug/" not in page.text
+    assert "data-socket" not in page.text
+    assert "/live/ws" not in page.text
     assert_no_secret(page.text, server, created["signingKey"])
+
+
+def _answer(ws: websockets.sync.client.ClientConnection, call_id: int) -> dict:
+    while True:
+        reply = json.loads(ws.recv(timeout=10))
+        if reply.get("id") == call_id:
+            return reply
 
 
 def test_unknown_session_page_is_404_html(server: LocalServer) -> None:
@@ -91,7 +106,8 @@ def test_session_page_of_a_browserless_session_says_there_is_no_view(make_server
     running = make_server(no_browser=True)
     with httpx.Client(base_url=running.base_url, headers={"X-BB-API-Key": running.api_key}) as api:
         created = api.post("/v1/sessions", json={"keepAlive": True}).json()
-        page = httpx.get(f"{running.base_url}/sessions/{created['id']}/live")
+        assert httpx.get(f"{running.base_url}/sessions/{created['id']}/live").status_code == 401
+        page = httpx.get(api.get(f"/v1/sessions/{created['id']}/debug").json()["debuggerUrl"])
         assert page.status_code == 200
         assert "there is no live view" in page.text
         assert_no_secret(page.text, running, created["signingKey"])

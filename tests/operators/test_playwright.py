@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from airflow_provider_browserbase.exceptions import BrowserbaseSessionError, BrowserbaseValidationError
+from airflow_provider_browserbase.hooks._connection import session_url_for
 from airflow_provider_browserbase.hooks.browserbase import BrowserbaseHook
 from airflow_provider_browserbase.links.session import SESSION_URL_XCOM_KEY
 from airflow_provider_browserbase.operators.playwright import (
@@ -116,7 +117,9 @@ def test_returns_page_content_and_ends_its_session(
     assert result["h1"]
     xcoms = pushed(context)
     assert xcoms["session_id"] == result["session"]
-    assert xcoms[SESSION_URL_XCOM_KEY] == hook.session_url(result["session"])
+    # Stored while the session ran: the live view with its token (the session has ended since).
+    live_page = session_url_for(hook.base_url, result["session"])
+    assert xcoms[SESSION_URL_XCOM_KEY].startswith(f"{live_page}?token=")
     assert "connect_url" not in xcoms
     assert ended_status(hook, result["session"]) == "COMPLETED"
     assert running_sessions_of(hook, run_id) == []

@@ -263,7 +263,11 @@ def test_create_session_task_links_to_the_live_session(
     cluster = airflow_cluster
     run_id, _, session_id = _start_deferred_run(cluster)
     run_path = f"/dags/{SYSTEM_DAG}/runs/{quote(run_id, safe='')}/tasks"
-    expected = f"{local_server.base_url}/sessions/{session_id}/live"
+    # The live view with the session's capability, which only /debug (with the API key) hands out.
+    headers = {"X-BB-API-Key": local_server.api_key}
+    debug = httpx.get(f"{local_server.base_url}/v1/sessions/{session_id}/debug", headers=headers)
+    expected = debug.raise_for_status().json()["debuggerUrl"]
+    assert expected.startswith(f"{local_server.base_url}/sessions/{session_id}/live?token=")
     page = _ui_page(ui_browser, cluster, f"{run_path}/{SENSOR}/details")
     try:
         # The sensor's details show the trigger it handed to the triggerer.
@@ -289,8 +293,12 @@ def test_create_session_task_links_to_the_live_session(
         )
         opened = popup.value
         opened.wait_for_load_state()
-        # The embedded DevTools frontend draws itself after the load event; the screenshot should show it.
-        opened.frame_locator("#live-view").get_by_role("tab", name="Elements").wait_for()
+        # The viewer draws the first screencast frame of the session's page; the screenshot should show it.
+        from playwright.sync_api import expect
+
+        expect(opened.locator("#screen")).to_have_attribute(
+            "src", re.compile(r"^data:image/jpeg;base64,"), timeout=30000
+        )
         opened.screenshot(path=artifacts / "session-live-page.png")
     finally:
         page.context.close()

@@ -1,0 +1,100 @@
+"""
+Fixtures and helpers shared by the ``test_sec_browser_*`` tests (browsers, live view, CDP rules).
+
+Test modules load the fixtures with ``pytest_plugins = ["browser_helpers"]``: this folder's ``conftest.py``
+belongs to the other security tests.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "local"))
+from local_helpers import client, start_server, wait_for_status
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    import httpx
+    import websockets.sync.client
+    from playwright.sync_api import Playwright
+
+    from airflow_provider_browserbase.local.server import LocalServer
+
+__all__ = ["answer", "api", "cdp", "new_session", "pw", "raw_get", "release", "server", "wait_for_status"]
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[LocalServer]:
+    running = start_server(max_sessions=3)
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.fixture
+def api(server: LocalServer) -> Iterator[httpx.Client]:
+    with client(server) as http:
+        yield http
+
+
+@pytest.fixture(scope="module")
+def pw() -> Iterator[Playwright]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        yield playwright
+
+
+def new_session(api: httpx.Client, **body: Any) -> dict[str, Any]:
+    created = api.post("/v1/sessions", json={"timeout": 600, "keepAlive": True, **body})
+    assert created.status_code == 201, created.text
+    return created.json()
+
+
+def release(api: httpx.Client, session_id: str) -> None:
+    api.post(f"/v1/sessions/{session_id}", json={"status": "REQUEST_RELEASE"})
+    wait_for_status(api, session_id, "COMPLETED")
+
+
+def answer(
+    ws: websockets.sync.client.ClientConnection, call_id: int, timeout: float = 15.0
+) -> dict[str, Any]:
+    """The answer to command ``call_id``, skipping events."""
+    deadline = time.monotonic() + timeout
+    while True:
+        reply = json.loads(ws.recv(timeout=max(0.1, deadline - time.monotonic())))
+        if reply.get("id") == call_id:
+            return reply
+
+
+def cdp(
+    ws: websockets.sync.client.ClientConnection, call_id: int, method: str, **params: Any
+) -> dict[str, Any]:
+    """Send one command (``sessionId`` as a keyword goes on the message) and return its answer."""
+    message: dict[str, Any] = {"id": call_id, "method": method, "params": params}
+    if "sessionId" in params:
+        message["sessionId"] = params.pop("sessionId")
+    ws.send(json.dumps(message))
+    return answer(ws, call_id)
+
+
+def raw_get(base_url: str, raw_path: str) -> tuple[int, str]:
+    """GET ``raw_path`` exactly as written (no client normalises ``..`` or percent-escapes away)."""
+    parts = urlsplit(base_url)
+    with socket.create_connection((parts.hostname, parts.port), timeout=10) as conn:
+        conn.sendall(f"GET {raw_path} HTTP/1.1\r\nHost: {parts.netloc}\r\nConnection: close\r\n\r\n".encode())
+        data = b""
+        while chunk := conn.recv(65536):
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    return int(head.split()[1]), body.decode(errors="replace")

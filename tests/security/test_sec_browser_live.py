@@ -1,0 +1,236 @@
+"""The live view needs the session's own capability, reaches only its pages, and filters like the proxy."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from typing import TYPE_CHECKING, Any
+
+import httpx
+import pytest
+import websockets.exceptions
+import websockets.sync.client
+from browser_helpers import answer, cdp, new_session, raw_get, release
+
+from airflow_provider_browserbase.hooks._connection import session_url_for
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from playwright.sync_api import Playwright
+
+    from airflow_provider_browserbase.local.server import LocalServer
+
+pytestmark = pytest.mark.browser
+pytest_plugins = ["browser_helpers"]
+
+BUTTON_PAGE = (
+    "data:text/html,<title>viewer test</title><body style='margin:0'>"
+    "<button id=go style='width:300px;height:120px;font-size:40px' "
+    "onclick=\"document.body.style.background='rgb(255, 0, 0)';this.textContent='clicked'\">Press</button>"
+    "<input id=field style='position:absolute;left:0;top:200px;width:300px;height:60px;font-size:30px'>"
+)
+
+
+# The colour near the bottom-right corner of the frame the viewer shows.
+CORNER_PIXEL = """() => {
+  const img = document.getElementById('screen');
+  const canvas = document.createElement('canvas');
+  canvas.width = img.naturalWidth;
+  canvas.height = img.naturalHeight;
+  const g = canvas.getContext('2d');
+  g.drawImage(img, 0, 0);
+  return Array.from(g.getImageData(canvas.width - 5, canvas.height - 5, 1, 1).data);
+}"""
+
+
+def _channels(mux: Any) -> set[str]:
+    """The browser-level sessions of the connections sharing the browser's pipe."""
+    return {channel.root for channel in list(mux.owners.values())}
+
+
+def _refused_socket(url: str) -> int:
+    with pytest.raises(websockets.exceptions.InvalidStatus) as refused:
+        websockets.sync.client.connect(url).close()
+    return refused.value.response.status_code
+
+
+def test_a_session_id_alone_opens_nothing(api: httpx.Client, server: LocalServer) -> None:
+    created = new_session(api)
+    try:
+        page = httpx.get(session_url_for(server.base_url, created["id"]))
+        assert page.status_code == 401
+        assert "RUNNING" not in page.text
+        assert "token=" not in page.text
+        base = f"ws://{server.config.netloc}/sessions/{created['id']}/live/ws"
+        for query in ("", "?token=", "?token=1", f"?token={created['id']}", "?token=9999999999.00"):
+            assert _refused_socket(base + query) == 401
+    finally:
+        release(api, created["id"])
+
+
+def test_a_token_opens_only_its_own_session(api: httpx.Client, server: LocalServer) -> None:
+    first, second = new_session(api), new_session(api)
+    try:
+        live = api.get(f"/v1/sessions/{first['id']}/debug").json()
+        token = re.search(r"token=([^&]+)", live["wsUrl"]).group(1)
+        assert first["id"] not in token  # random per session, not derived from the id
+        other_socket = live["wsUrl"].replace(first["id"], second["id"])
+        assert _refused_socket(other_socket) == 401
+        assert httpx.get(live["debuggerUrl"].replace(first["id"], second["id"])).status_code == 401
+        with websockets.sync.client.connect(live["wsUrl"], max_size=None) as ws:  # its own: opens
+            assert cdp(ws, 1, "Target.getTargets")["result"]["targetInfos"]
+    finally:
+        release(api, first["id"])
+        release(api, second["id"])
+
+
+def _drain(ws: websockets.sync.client.ClientConnection) -> None:
+    while True:
+        ws.recv(timeout=10)
+
+
+def test_the_live_view_ends_with_the_session(api: httpx.Client) -> None:
+    created = new_session(api)
+    live = api.get(f"/v1/sessions/{created['id']}/debug").json()
+    with websockets.sync.client.connect(live["wsUrl"], max_size=None) as ws:
+        assert cdp(ws, 1, "Target.getTargets")["result"]["targetInfos"]
+        release(api, created["id"])
+        with pytest.raises(websockets.exceptions.ConnectionClosed):
+            _drain(ws)
+    assert _refused_socket(live["wsUrl"]) == 401
+    ended = httpx.get(live["debuggerUrl"])
+    assert "has ended" in ended.text
+    assert "data-socket" not in ended.text
+    assert api.get(f"/v1/sessions/{created['id']}/debug").status_code == 410
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/devtools/../json/list",
+        "/devtools/%2e%2e/json/list",
+        "/devtools/%2E%2E%2Fjson%2Flist",
+        "/devtools/..%2fjson/list",
+        "/devtools-fullscreen/../json/version",
+        "/devtools/../json/close/00000000",
+        "/debug/../json/list",
+        "/json/list",
+        "/json/version",
+        "/live-assets/../app.py",
+        "/live-assets/%2e%2e%2fapp.py",
+        "/live-assets/..%2F..%2Fetc%2Fpasswd",
+        "/live-assets/viewer.js%00.txt",
+    ],
+)
+def test_no_path_reaches_chromium_or_a_file(api: httpx.Client, server: LocalServer, path: str) -> None:
+    created = new_session(api)  # a running browser: there would be something to reach
+    try:
+        status, body = raw_get(server.base_url, path)
+        assert status in (400, 404, 410), (status, body[:200])
+        for leak in ("webSocketDebuggerUrl", "devtoolsFrontendUrl", "Browser", "import "):
+            assert leak not in body
+    finally:
+        release(api, created["id"])
+
+
+def test_the_live_socket_accepts_only_screencast_input_and_navigation(
+    api: httpx.Client, pw: Playwright, server: LocalServer
+) -> None:
+    created = new_session(api)
+    browser = pw.chromium.connect_over_cdp(created["connectUrl"])
+    try:
+        browser.contexts[0].pages[0].goto(f"{server.base_url}/site/")
+        live = api.get(f"/v1/sessions/{created['id']}/debug").json()
+        with websockets.sync.client.connect(live["wsUrl"], max_size=None) as ws:
+            pages = cdp(ws, 1, "Target.getTargets")["result"]["targetInfos"]
+            assert {p["type"] for p in pages} == {"page"}
+            for call, (method, params) in enumerate(
+                [
+                    ("Runtime.evaluate", {"expression": "document.cookie"}),
+                    ("Target.attachToBrowserTarget", {}),
+                    ("Target.createTarget", {"url": "about:blank"}),
+                    ("Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": "/tmp"}),
+                    ("DOM.setFileInputFiles", {"files": ["/etc/hostname"], "nodeId": 1}),
+                    ("Network.getCookies", {}),
+                ],
+                start=10,
+            ):
+                refused = cdp(ws, call, method, **params)
+                assert "not allowed on the live view" in refused["error"]["message"], method
+            for call, url in enumerate(["file:///etc/hostname", "view-source:file:///etc/passwd"], start=30):
+                refused = cdp(ws, call, "Page.navigate", url=url)
+                assert "--allow-file-urls" in refused["error"]["message"]
+            ws.send(json.dumps({"id": 40, "method": "Page.startScreencast", "params": {"format": "jpeg"}}))
+            assert "error" not in answer(ws, 40)
+            while True:
+                event = json.loads(ws.recv(timeout=15))
+                if event.get("method") == "Page.screencastFrame":
+                    break
+            assert event["params"]["metadata"]["deviceWidth"] > 0
+        assert browser.contexts[0].pages[0].url == f"{server.base_url}/site/"
+    finally:
+        browser.close()
+        release(api, created["id"])
+
+
+def test_the_viewer_shows_the_page_and_a_click_in_it_reaches_the_page(
+    api: httpx.Client, pw: Playwright, server: LocalServer, tmp_path: Path
+) -> None:
+    from playwright.sync_api import expect
+
+    created = new_session(api)
+    session_browser = pw.chromium.connect_over_cdp(created["connectUrl"])
+    viewer_browser = pw.chromium.launch(executable_path=server.app.state.registry.executable)
+    try:
+        page = session_browser.contexts[0].pages[0]
+        page.goto(BUTTON_PAGE)
+        mux = server.app.state.registry.sessions[created["id"]].browser.mux
+        channels_before = _channels(mux)
+        live = api.get(f"/v1/sessions/{created['id']}/debug").json()
+
+        viewer = viewer_browser.new_page(viewport={"width": 900, "height": 700})
+        viewer.goto(live["debuggerFullscreenUrl"])
+        screen = viewer.locator("#screen")
+        expect(screen).to_have_attribute("src", re.compile(r"^data:image/jpeg;base64,"), timeout=20000)
+        shot = tmp_path / "viewer.png"
+        viewer.screenshot(path=shot)
+        assert shot.read_bytes().startswith(b"\x89PNG")
+        size = page.evaluate("[innerWidth, innerHeight]")
+        box = screen.bounding_box()
+        assert box is not None
+        # Fitted to the window with the page's aspect kept.
+        assert abs(box["width"] / box["height"] - size[0] / size[1]) < 0.02
+        assert box["width"] <= 900
+
+        # A click on the middle of the button as the viewer shows it presses the session page's button.
+        viewer.mouse.click(box["x"] + 150 * box["width"] / size[0], box["y"] + 60 * box["height"] / size[1])
+        page.wait_for_function("document.getElementById('go').textContent === 'clicked'", timeout=10000)
+        assert page.evaluate("getComputedStyle(document.body).backgroundColor") == "rgb(255, 0, 0)"
+        # ...and the viewer shows the result: a frame with the red page arrives.
+        viewer.wait_for_timeout(500)
+        viewer.screenshot(path=shot)
+        pixel = viewer.evaluate(CORNER_PIXEL)
+        assert pixel[0] > 200
+        assert pixel[1] < 60
+        assert pixel[2] < 60
+
+        # Typing in the viewer types into the page's focused field.
+        viewer.mouse.click(box["x"] + 150 * box["width"] / size[0], box["y"] + 230 * box["height"] / size[1])
+        viewer.keyboard.type("Hi 42")
+        viewer.keyboard.press("Backspace")
+        page.wait_for_function("document.getElementById('field').value === 'Hi 4'", timeout=10000)
+
+        # Two pages: a tab strip; nobody watching: the viewer's browser session is gone.
+        session_browser.contexts[0].new_page()
+        expect(viewer.locator("#tabs button")).to_have_count(2, timeout=10000)
+        viewer.close()
+        deadline = time.monotonic() + 10
+        while _channels(mux) != channels_before and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _channels(mux) == channels_before
+    finally:
+        viewer_browser.close()
+        session_browser.close()
+        release(api, created["id"])

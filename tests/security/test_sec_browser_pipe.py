@@ -1,0 +1,125 @@
+"""Chromium has no debugging port, and clients sharing its pipe cannot reach each other's sessions."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+import websockets.sync.client
+from browser_helpers import answer, cdp, new_session, release
+
+if TYPE_CHECKING:
+    import httpx
+
+    from airflow_provider_browserbase.local.server import LocalServer
+
+pytestmark = pytest.mark.browser
+pytest_plugins = ["browser_helpers"]
+
+LISTEN = "0A"
+
+
+def _group_pids(leader: int) -> list[int]:
+    """Every process in the browser's process group (renderers, GPU, network service ...)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if os.getpgid(int(entry.name)) == leader:
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+def _socket_inodes(pid: int) -> set[str]:
+    inodes = set()
+    fd_dir = Path(f"/proc/{pid}/fd")
+    try:
+        for fd in fd_dir.iterdir():
+            target = os.readlink(fd)
+            if target.startswith("socket:["):
+                inodes.add(target[len("socket:[") : -1])
+    except OSError:
+        pass
+    return inodes
+
+
+def _listening_tcp_inodes() -> set[str]:
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[3] == LISTEN:
+                inodes.add(fields[9])
+    return inodes
+
+
+def test_the_session_browser_listens_on_no_tcp_port(api: httpx.Client, server: LocalServer) -> None:
+    created = new_session(api)
+    try:
+        browser = server.app.state.registry.sessions[created["id"]].browser
+        cmdline = Path(f"/proc/{browser.pid}/cmdline").read_bytes().split(b"\0")
+        assert b"--remote-debugging-pipe" in cmdline
+        assert not [arg for arg in cmdline if arg.startswith(b"--remote-debugging-port")]
+        pids = _group_pids(browser.pid)
+        assert len(pids) > 2, pids  # the browser and its helpers: the check below looks at all of them
+        owned = set().union(*(_socket_inodes(pid) for pid in pids))
+        assert owned, "Chromium's helpers talk over sockets; finding none means the check looked nowhere"
+        assert owned & _listening_tcp_inodes() == set()
+        # ...while the same check does see the server's own listening socket.
+        assert _socket_inodes(os.getpid()) & _listening_tcp_inodes()
+    finally:
+        release(api, created["id"])
+
+
+def test_a_client_cannot_use_another_clients_session(api: httpx.Client) -> None:
+    created = new_session(api)
+    try:
+        with (
+            websockets.sync.client.connect(created["connectUrl"], max_size=None) as first,
+            websockets.sync.client.connect(created["connectUrl"], max_size=None) as second,
+        ):
+            targets = cdp(first, 1, "Target.getTargets")["result"]["targetInfos"]
+            page = next(t for t in targets if t["type"] == "page")
+            attached = cdp(first, 2, "Target.attachToTarget", targetId=page["targetId"], flatten=True)
+            own = attached["result"]["sessionId"]
+            assert "sessionId" not in attached  # the browser-level session the proxy added is stripped
+
+            value = cdp(first, 3, "Runtime.evaluate", expression="6 * 7", sessionId=own)
+            assert value["result"]["result"]["value"] == 42
+            assert value["sessionId"] == own
+
+            stolen = cdp(second, 3, "Runtime.evaluate", expression="6 * 7", sessionId=own)
+            assert "result" not in stolen
+            assert "is not yours" in stolen["error"]["message"]
+            # Naming it in the params of the old, non-flat commands is refused the same way.
+            second.send(
+                json.dumps({"id": 5, "method": "Target.detachFromTarget", "params": {"sessionId": own}})
+            )
+            assert "is not yours" in answer(second, 5)["error"]["message"]
+            # The first client's session still works: nothing of it was touched.
+            again = cdp(first, 6, "Runtime.evaluate", expression="1 + 1", sessionId=own)
+            assert again["result"]["result"]["value"] == 2
+    finally:
+        release(api, created["id"])
+
+
+def test_a_disconnected_clients_browser_session_is_detached(api: httpx.Client, server: LocalServer) -> None:
+    created = new_session(api)
+    try:
+        mux = server.app.state.registry.sessions[created["id"]].browser.mux
+        before = set(mux.owners)
+        with websockets.sync.client.connect(created["connectUrl"], max_size=None) as client:
+            assert cdp(client, 1, "Browser.getVersion")["result"]["product"]
+            assert len(set(mux.owners) - before) == 1
+        deadline = time.monotonic() + 10
+        while set(mux.owners) != before and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert set(mux.owners) == before
+    finally:
+        release(api, created["id"])
