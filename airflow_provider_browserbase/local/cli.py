@@ -6,8 +6,8 @@ import argparse
 import asyncio
 import logging
 import math
-import re
 import os
+import re
 import shutil
 import signal
 import sys
