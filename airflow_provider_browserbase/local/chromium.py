@@ -12,6 +12,10 @@ import signal
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from airflow_provider_browserbase.local.cdp import CdpConnection
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +52,8 @@ FLAGS = (
     "--mute-audio",
     "--password-store=basic",
     "--use-mock-keychain",
+    # navigator.webdriver is true in any browser driven over CDP without this; Browserbase's is false.
+    "--disable-blink-features=AutomationControlled",
 )
 
 
@@ -211,6 +217,12 @@ class BrowserProcess:
                 await self.kill()
                 raise ChromiumLaunchError(f"Chromium DevTools not ready after {ready_timeout:.0f} s")
             await asyncio.sleep(0.01)
+
+    async def open_cdp(self) -> CdpConnection:
+        """A browser-level CDP connection of its own, for the server's features (see ``local/cdp.py``)."""
+        from airflow_provider_browserbase.local._ws_cdp import WsCdpConnection
+
+        return await WsCdpConnection.open(self.ws_url)
 
     def log_tail(self, limit: int = 800) -> str:
         try:

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
 
     from airflow_provider_browserbase.local.chromium import BrowserProcess
     from airflow_provider_browserbase.local.config import LocalConfig
+    from airflow_provider_browserbase.local.settings_agent import AppliedSettings
 
 LIVE = frozenset({"PENDING", "RUNNING"})
 
@@ -146,6 +147,8 @@ class Session:
     page_ids: dict[str, int] = field(default_factory=dict)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     teardown: asyncio.Task[None] | None = None
+    # What applies the session's settings to its browser (``local/settings_agent.AppliedSettings``).
+    settings: AppliedSettings | None = None
 
     @property
     def live(self) -> bool:
@@ -156,6 +159,11 @@ class Session:
         if not cdp_session_id:
             return 0
         return self.page_ids.setdefault(cdp_session_id, len(self.page_ids) + 1)
+
+    @property
+    def proxy_bytes(self) -> int:
+        """Bytes exchanged with the session's external proxies, as Browserbase counts ``proxyBytes``."""
+        return self.settings.proxy_bytes if self.settings is not None else 0
 
     def browser_minutes(self) -> int:
         end = self.ended_at or utcnow()
@@ -172,7 +180,7 @@ class Session:
             "endedAt": iso(self.ended_at),
             "expiresAt": iso(self.expires_at),
             "status": self.status,
-            "proxyBytes": 0,
+            "proxyBytes": self.proxy_bytes,
             "keepAlive": self.keep_alive,
             "region": self.region,
             "contextId": self.context_id,
