@@ -41,6 +41,20 @@ def _non_negative_float(text: str) -> float:
     return value
 
 
+def _host_list_file(text: str) -> Path:
+    # Checked here, so a bad list is a usage error before the server starts.
+    from airflow_provider_browserbase.local.netpolicy import load_block_list
+
+    path = Path(text)
+    try:
+        load_block_list(path)
+    except OSError as exc:
+        raise argparse.ArgumentTypeError(f"cannot read {text}: {exc.strerror}") from None
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return path
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="browserbase-local",
@@ -96,6 +110,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=0.0,
         help="seconds a released session stays RUNNING before it ends COMPLETED, as Browserbase releases "
         "asynchronously (default 0: at once)",
+    )
+    parser.add_argument(
+        "--adblock-list",
+        type=_host_list_file,
+        default=None,
+        metavar="FILE",
+        help="hosts (one a line, subdomains included) that browserSettings.blockAds blocks, instead of the "
+        "built-in list",
     )
     parser.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
     return parser
@@ -165,6 +187,7 @@ def main(argv: list[str] | None = None) -> int:
         enable_admin=args.enable_admin,
         cdp_idle_timeout=args.cdp_idle_timeout or None,
         release_delay=args.release_delay,
+        adblock_list=args.adblock_list,
     )
     try:
         return asyncio.run(_serve(config, args.log_level, demo=not args.no_demo))

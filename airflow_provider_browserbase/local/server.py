@@ -80,6 +80,7 @@ class LocalServer:
     :param enable_admin: Serve the ``/_admin`` fault-injection endpoints.
     :param cdp_idle_timeout: Seconds without a CDP command before a client is disconnected (``None``: never).
     :param release_delay: Seconds a released session stays RUNNING before it ends COMPLETED (0: at once).
+    :param adblock_list: Host list ``blockAds`` blocks instead of the built-in one.
     :param extra_routes: Additional routes or mounts for the app.
     :param demo: Serve the examples' demo shop at ``/demo``.
     :param startup_timeout: Seconds to wait for the server to come up.
@@ -102,6 +103,7 @@ class LocalServer:
         enable_admin: bool = False,
         cdp_idle_timeout: float | None = 600.0,
         release_delay: float = 0.0,
+        adblock_list: str | Path | None = None,
         extra_routes: Sequence[BaseRoute] = (),
         demo: bool = True,
         startup_timeout: float = 30.0,
@@ -122,6 +124,7 @@ class LocalServer:
             enable_admin=enable_admin,
             cdp_idle_timeout=cdp_idle_timeout,
             release_delay=release_delay,
+            adblock_list=Path(adblock_list) if adblock_list is not None else None,
         )
         self._extra_routes = [*extra_routes, demo_mount()] if demo else list(extra_routes)
         self._startup_timeout = startup_timeout
