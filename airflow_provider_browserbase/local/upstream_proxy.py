@@ -208,6 +208,9 @@ class SessionProxy:
             await self._handle(reader, writer)
         except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError) as exc:
             log.debug("Session %s: a proxied connection ended: %s", self.session_label, exc)
+        except asyncio.CancelledError:
+            # close() cancels open connections; asyncio's server logs a cancelled handler as an error.
+            pass
         finally:
             self._tasks.discard(task)
             writer.close()
@@ -267,9 +270,7 @@ class SessionProxy:
                     await self._bad_gateway(writer, f"upstream {route.label} answered {code}")
                     return
         except (OSError, asyncio.TimeoutError, asyncio.IncompleteReadError) as exc:
-            log.warning(
-                "Session %s: cannot reach %s for %s: %s", self.session_label, route.label, target, exc
-            )
+            self._unreachable(route, target, exc)
             await self._bad_gateway(writer, f"cannot reach {route.label}")
             return
         writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
@@ -312,7 +313,7 @@ class SessionProxy:
         try:
             up_reader, up_writer = await self._open(*(route.upstream or (host, port)))
         except (OSError, asyncio.TimeoutError) as exc:
-            log.warning("Session %s: cannot reach %s for %s: %s", self.session_label, route.label, host, exc)
+            self._unreachable(route, host, exc)
             await self._bad_gateway(writer, f"cannot reach {route.label}")
             return
         sent = ("\r\n".join([first, *kept]) + "\r\n\r\n").encode("latin-1")
@@ -331,7 +332,11 @@ class SessionProxy:
             self.bytes_through_proxies += len(answer)
             code = answer.split(b" ", 2)[1:2]
             if code == [b"407"]:
+                # Not passed on: Chromium would answer a 407 with credentials of its own, or none.
                 self._upstream_refused(route, "407", host)
+                up_writer.close()
+                await self._bad_gateway(writer, f"upstream {route.label} answered 407")
+                return
         writer.write(self._close_after(answer))
         await writer.drain()
         await self._pipe(reader, writer, up_reader, up_writer, counted=counted)
@@ -345,6 +350,12 @@ class SessionProxy:
             if line and line.split(":", 1)[0].strip().lower() not in ("connection", "keep-alive")
         ]
         return ("\r\n".join([lines[0], *kept, "Connection: close"]) + "\r\n\r\n").encode("latin-1")
+
+    def _unreachable(self, route: ProxyRoute, target: str, exc: BaseException) -> None:
+        # A site that cannot be reached directly is the web's business (Chromium's own update checks
+        # fail so offline); an unreachable upstream proxy is a configuration problem worth a warning.
+        level = logging.DEBUG if route.upstream is None else logging.WARNING
+        log.log(level, "Session %s: cannot reach %s for %s: %s", self.session_label, route.label, target, exc)
 
     def _upstream_refused(self, route: ProxyRoute, code: str, target: str) -> None:
         hint = " (check its username and password)" if code == "407" else ""
