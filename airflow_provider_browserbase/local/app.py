@@ -22,6 +22,7 @@ from airflow_provider_browserbase.local.faults import FaultInjector, FaultMiddle
 from airflow_provider_browserbase.local.inputs import registry_of, require_api_key
 from airflow_provider_browserbase.local.pool import BrowserPool
 from airflow_provider_browserbase.local.proxy import cdp_proxy
+from airflow_provider_browserbase.local.settings_agent import prepare_pooled_browser
 from airflow_provider_browserbase.local.state import Registry
 from airflow_provider_browserbase.models import build_models
 
@@ -78,7 +79,7 @@ def create_app(config: LocalConfig, extra_routes: Sequence[BaseRoute] = ()) -> F
             log.info("Removed %d stale session folders from %s", swept, config.data_dir)
         pool = None
         if executable is not None and config.pool_size > 0:
-            pool = BrowserPool(executable, config.data_dir, config.pool_size)
+            pool = BrowserPool(executable, config.data_dir, config.pool_size, prepare=prepare_pooled_browser)
             pool.start()
         registry = Registry(config, executable, pool)
         app.state.registry = registry

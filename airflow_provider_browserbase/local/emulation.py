@@ -8,6 +8,7 @@ the session's settings agent (``local/settings_agent.py``) over CDP, so a pre-st
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from dataclasses import dataclass
@@ -156,43 +157,52 @@ def _platform_script(platform: str) -> str:
     )
 
 
-async def apply_profile(conn: CdpConnection, session_id: str, profile: DeviceProfile) -> None:
-    """Apply ``profile`` to the page attached as ``session_id``; it holds while that CDP session lives."""
-    await conn.send(
-        "Emulation.setDeviceMetricsOverride",
-        {
-            "width": profile.width,
-            "height": profile.height,
-            "deviceScaleFactor": profile.device_scale_factor,
-            "mobile": profile.mobile,
-            "screenWidth": profile.screen_width,
-            "screenHeight": profile.screen_height,
-        },
-        session_id=session_id,
-    )
-    await conn.send(
-        "Emulation.setUserAgentOverride",
-        {
-            "userAgent": profile.user_agent,
-            "acceptLanguage": ACCEPT_LANGUAGE,
-            "platform": profile.navigator_platform,
-            "userAgentMetadata": profile.user_agent_metadata,
-        },
-        session_id=session_id,
-    )
-    # Chromium forgets the ``platform`` above when a navigation moves the page to a new renderer process
-    # (measured on 156), while the user agent stays: navigator.platform is also set by a script that runs
-    # before any of the page's own, so both always agree
-    # (measured on 156); the script is only installed for new documents while Page is enabled.
-    await conn.send("Page.enable", session_id=session_id)
-    await conn.send(
-        "Page.addScriptToEvaluateOnNewDocument",
-        {"source": _platform_script(profile.navigator_platform), "runImmediately": True},
-        session_id=session_id,
-    )
-    if profile.touch:
-        await conn.send(
-            "Emulation.setTouchEmulationEnabled",
-            {"enabled": True, "maxTouchPoints": 5},
-            session_id=session_id,
+async def apply_profile(
+    conn: CdpConnection, session_id: str, profile: DeviceProfile, replaces_script: str | None = None
+) -> str:
+    """
+    Apply ``profile`` to the page attached as ``session_id``; it holds while that CDP session lives.
+
+    :param replaces_script: Identifier of the platform script an earlier profile installed on this page.
+    :return: Identifier of the platform script installed now.
+    """
+    # Chromium forgets the ``platform`` of the user agent override when a navigation moves the page to a new
+    # renderer process (measured on 156), while the user agent stays: navigator.platform is also set by a
+    # script that runs before any of the page's own, so both always agree. The script is only installed
+    # for new documents while Page is enabled. Sent together: one round trip instead of six.
+    calls: list[tuple[str, dict[str, Any]]] = [
+        (
+            "Emulation.setDeviceMetricsOverride",
+            {
+                "width": profile.width,
+                "height": profile.height,
+                "deviceScaleFactor": profile.device_scale_factor,
+                "mobile": profile.mobile,
+                "screenWidth": profile.screen_width,
+                "screenHeight": profile.screen_height,
+            },
+        ),
+        (
+            "Emulation.setUserAgentOverride",
+            {
+                "userAgent": profile.user_agent,
+                "acceptLanguage": ACCEPT_LANGUAGE,
+                "platform": profile.navigator_platform,
+                "userAgentMetadata": profile.user_agent_metadata,
+            },
+        ),
+        ("Emulation.setTouchEmulationEnabled", {"enabled": profile.touch, "maxTouchPoints": 5}),
+        ("Page.enable", {}),
+    ]
+    if replaces_script is not None:
+        calls.append(("Page.removeScriptToEvaluateOnNewDocument", {"identifier": replaces_script}))
+    calls.append(
+        (
+            "Page.addScriptToEvaluateOnNewDocument",
+            {"source": _platform_script(profile.navigator_platform), "runImmediately": True},
         )
+    )
+    results = await asyncio.gather(
+        *(conn.send(method, params, session_id=session_id) for method, params in calls)
+    )
+    return str(results[-1].get("identifier", ""))

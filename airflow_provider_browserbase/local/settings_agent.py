@@ -21,6 +21,8 @@ from airflow_provider_browserbase.local.emulation import apply_profile, chrome_v
 from airflow_provider_browserbase.local.upstream_proxy import SessionProxy
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable
+
     from airflow_provider_browserbase.local.cdp import CdpConnection
     from airflow_provider_browserbase.local.chromium import BrowserProcess
     from airflow_provider_browserbase.local.emulation import DeviceProfile
@@ -50,8 +52,11 @@ class SettingsAgent:
         self.policy = policy
         self.label = label
         self.page_ids: set[str] = set()
+        # Attached page sessions and the identifier of the platform script each got.
+        self.pages: dict[str, str | None] = {}
         self.refused = 0
         self._tasks: set[asyncio.Task[None]] = set()
+        self.version: dict[str, Any] = {}
         self._remove_listener = conn.add_listener(self._on_event)
 
     @classmethod
@@ -66,20 +71,48 @@ class SettingsAgent:
         conn = await browser.open_cdp()
         try:
             version = await conn.send("Browser.getVersion")
-            profile = device_profile(chrome_version(version.get("product", "")), plan.os, plan.viewport)
-            agent = cls(conn, profile, policy, label)
+            agent = cls(conn, _profile(version, plan), policy, label)
+            agent.version = version
             await asyncio.wait_for(agent._setup(plan), SETUP_TIMEOUT)
         except BaseException:
             await conn.close()
             raise
         return agent
 
+    async def reconfigure(self, plan: SettingsPlan, policy: NetworkPolicy, label: str) -> None:
+        """
+        Switch an agent set up for the default settings (a pre-started browser's) to a session's.
+
+        Only what differs from the default is sent, so a session with default settings costs nothing.
+        """
+        self.label = label
+        profile = _profile(self.version, plan)
+        calls: list[Awaitable[None]] = []
+        if profile != self.profile:
+            self.profile = profile
+            calls.extend(self._configure(session_id, waiting=False) for session_id in list(self.pages))
+        if policy != self.policy:
+            self.policy = policy
+            calls.append(self._enable_policy())
+        if plan.ignore_certificate_errors:
+            calls.append(self._ignore_certificate_errors())
+        await asyncio.wait_for(asyncio.gather(*calls), SETUP_TIMEOUT)
+
+    async def _enable_policy(self) -> None:
+        if self.policy.active:
+            await self.conn.send("Fetch.enable", {"patterns": self.policy.fetch_patterns()})
+        else:
+            await self.conn.send("Fetch.disable")
+
+    async def _ignore_certificate_errors(self) -> None:
+        await self.conn.send("Security.setIgnoreCertificateErrors", {"ignore": True})
+
     async def _setup(self, plan: SettingsPlan) -> None:
         send = self.conn.send
         if plan.ignore_certificate_errors:
-            await send("Security.setIgnoreCertificateErrors", {"ignore": True})
+            await self._ignore_certificate_errors()
         if self.policy.active:
-            await send("Fetch.enable", {"patterns": self.policy.fetch_patterns()})
+            await self._enable_policy()
         await send("Target.setDiscoverTargets", {"discover": True})
         await send(
             "Target.setAutoAttach",
@@ -125,10 +158,13 @@ class SettingsAgent:
                 self.page_ids.add(info.get("targetId", ""))
         elif method == "Target.targetDestroyed":
             self.page_ids.discard(params.get("targetId", ""))
+        elif method == "Target.detachedFromTarget":
+            self.pages.pop(params.get("sessionId", ""), None)
 
     async def _configure(self, session_id: str, waiting: bool) -> None:
         try:
-            await apply_profile(self.conn, session_id, self.profile)
+            earlier = self.pages.get(session_id)
+            self.pages[session_id] = await apply_profile(self.conn, session_id, self.profile, earlier)
         except CdpError as exc:
             # A page closed while it was being set up; nothing to do for it.
             log.debug("Session %s: setting up a page failed: %s", self.label, exc)
@@ -153,6 +189,18 @@ class SettingsAgent:
             )
         except CdpError as exc:
             log.debug("Session %s: answering a paused request failed: %s", self.label, exc)
+
+
+def _profile(version: dict[str, Any], plan: SettingsPlan) -> DeviceProfile:
+    return device_profile(chrome_version(version.get("product", "")), plan.os, plan.viewport)
+
+
+async def prepare_pooled_browser(browser: BrowserProcess) -> SettingsAgent:
+    """Set a pre-started browser up with the default settings, so taking it for a session costs nothing."""
+    from airflow_provider_browserbase.local.netpolicy import NetworkPolicy
+    from airflow_provider_browserbase.local.session_settings import SettingsPlan
+
+    return await SettingsAgent.start(browser, SettingsPlan(), NetworkPolicy(), "pool")
 
 
 class AppliedSettings:
@@ -186,9 +234,14 @@ class AppliedSettings:
         await self.proxy.start()
         return self.proxy.launch_args
 
-    async def attach(self, browser: BrowserProcess) -> None:
+    async def attach(self, browser: BrowserProcess, prepared: SettingsAgent | None = None) -> None:
+        """Apply the settings to ``browser``, reusing the agent a pre-started browser came with."""
         if self.proxy is not None:
             self.proxy.owner_pgid = lambda: browser.pid
+        if prepared is not None:
+            self.agent = prepared
+            await prepared.reconfigure(self.plan, self.policy, self.label)
+            return
         self.agent = await SettingsAgent.start(browser, self.plan, self.policy, self.label)
 
     async def close(self) -> None:

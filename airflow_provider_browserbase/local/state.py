@@ -28,7 +28,7 @@ from airflow_provider_browserbase.local.records import (
     utcnow,
 )
 from airflow_provider_browserbase.local.session_settings import SettingsPlan, not_applied_log_entry
-from airflow_provider_browserbase.local.settings_agent import AppliedSettings
+from airflow_provider_browserbase.local.settings_agent import AppliedSettings, SettingsAgent
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -214,7 +214,7 @@ class Registry:
         if context is None and extension is None and not launch_args and self.pool is not None:
             pooled = await self.pool.take()
             if pooled is not None:
-                await self._apply_settings(applied, pooled)
+                await self._apply_settings(applied, pooled, self.pool.prepared.pop(pooled, None))
                 return pooled, pooled.directory
         directory = make_session_dir(base)
         extra: tuple[str, ...] = launch_args
@@ -242,10 +242,12 @@ class Registry:
         await self._apply_settings(applied, browser)
         return browser, directory
 
-    async def _apply_settings(self, applied: AppliedSettings, browser: BrowserProcess) -> None:
+    async def _apply_settings(
+        self, applied: AppliedSettings, browser: BrowserProcess, prepared: SettingsAgent | None = None
+    ) -> None:
         """Set the session's settings up on its browser; on failure stop it and raise."""
         try:
-            await applied.attach(browser)
+            await applied.attach(browser, prepared)
         except Exception as exc:
             await applied.close()
             await browser.kill()

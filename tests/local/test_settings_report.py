@@ -13,7 +13,7 @@ import pytest
 from browserbase.types.sessions.session_log import SessionLog
 from local_helpers import client
 from settings_session import settings_session
-from settings_sites import ForwardProxy, Site
+from settings_sites import AD_URLS, ForwardProxy, Site, failures
 
 from airflow_provider_browserbase.local.cli import main
 
@@ -131,13 +131,18 @@ def test_pooled_browsers_serve_settings_and_proxies_get_their_own(
     with client(server) as api:
         pooled = wait_for_pooled(registry)
         started = time.monotonic()
-        body = {"browserSettings": {"viewport": {"width": 1000, "height": 700}, "os": "windows"}}
-        with settings_session(pw, api, body) as (browser, created):
+        settings = {"viewport": {"width": 1000, "height": 700}, "os": "windows", "blockAds": True}
+        with settings_session(pw, api, {"browserSettings": settings}) as (browser, created):
             create_seconds = time.monotonic() - started
             assert registry.sessions[created["id"]].browser is pooled  # no new browser for CDP settings
             page = browser.contexts[0].pages[0]
-            page.goto(site.url())
+            failed = failures(page)
+            page.goto(site.url("/ads"))
             assert page.evaluate("[innerWidth, innerHeight, navigator.platform]") == [1000, 700, "Win32"]
+            assert failed[AD_URLS[0]].startswith("net::ERR_BLOCKED_BY_CLIENT")
+            later = browser.contexts[0].new_page()
+            later.goto(site.url())
+            assert later.evaluate("[innerWidth, navigator.platform]") == [1000, "Win32"]
         # A proxy needs a launch flag: that session starts a browser of its own.
         pooled = wait_for_pooled(registry)
         with ForwardProxy("u", "p") as proxy:
