@@ -76,6 +76,8 @@ class DeviceProfile:
     device_scale_factor: float
     mobile: bool
     touch: bool
+    # True when navigator.platform differs from the browser's own, so a script must keep it (see below).
+    platform_script: bool = True
 
 
 def chrome_version(product: str) -> str:
@@ -86,7 +88,9 @@ def chrome_version(product: str) -> str:
     return match.group(1)
 
 
-def device_profile(full_version: str, os: str | None, viewport: tuple[int, int] | None) -> DeviceProfile:
+def device_profile(
+    full_version: str, os: str | None, viewport: tuple[int, int] | None, native_user_agent: str = ""
+) -> DeviceProfile:
     """
     The profile of a session's pages.
 
@@ -94,6 +98,7 @@ def device_profile(full_version: str, os: str | None, viewport: tuple[int, int] 
     :param os: ``browserSettings.os``; ``None`` presents :data:`DEFAULT_OS`.
     :param viewport: ``browserSettings.viewport`` as (width, height); ``None`` uses the device's size for
         touch devices and :data:`DEFAULT_VIEWPORT` otherwise.
+    :param native_user_agent: The browser's own user agent (``Browser.getVersion``).
     """
     name = os or DEFAULT_OS
     spec = OPERATING_SYSTEMS[name]
@@ -143,6 +148,7 @@ def device_profile(full_version: str, os: str | None, viewport: tuple[int, int] 
         device_scale_factor=spec.device_scale_factor if spec.touch else 1.0,
         mobile=spec.touch,
         touch=spec.touch,
+        platform_script=f"({spec.ua_platform})" not in native_user_agent,
     )
 
 
@@ -192,17 +198,19 @@ async def apply_profile(
             },
         ),
         ("Emulation.setTouchEmulationEnabled", {"enabled": profile.touch, "maxTouchPoints": 5}),
-        ("Page.enable", {}),
     ]
-    if replaces_script is not None:
+    if replaces_script:
         calls.append(("Page.removeScriptToEvaluateOnNewDocument", {"identifier": replaces_script}))
-    calls.append(
-        (
-            "Page.addScriptToEvaluateOnNewDocument",
-            {"source": _platform_script(profile.navigator_platform), "runImmediately": True},
+    if profile.platform_script:
+        # Only then: with Page enabled, a JavaScript dialog waits for a client to answer it.
+        calls.append(("Page.enable", {}))
+        calls.append(
+            (
+                "Page.addScriptToEvaluateOnNewDocument",
+                {"source": _platform_script(profile.navigator_platform), "runImmediately": True},
+            )
         )
-    )
     results = await asyncio.gather(
         *(conn.send(method, params, session_id=session_id) for method, params in calls)
     )
-    return str(results[-1].get("identifier", ""))
+    return str(results[-1].get("identifier", "")) if profile.platform_script else ""

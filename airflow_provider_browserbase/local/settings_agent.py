@@ -192,7 +192,9 @@ class SettingsAgent:
 
 
 def _profile(version: dict[str, Any], plan: SettingsPlan) -> DeviceProfile:
-    return device_profile(chrome_version(version.get("product", "")), plan.os, plan.viewport)
+    return device_profile(
+        chrome_version(version.get("product", "")), plan.os, plan.viewport, version.get("userAgent", "")
+    )
 
 
 async def prepare_pooled_browser(browser: BrowserProcess) -> SettingsAgent:
