@@ -10,7 +10,12 @@ from playwright.sync_api import Error as PlaywrightError
 from settings_session import settings_session
 from settings_sites import AD_URLS, Site, failures, self_signed_certificate
 
-from airflow_provider_browserbase.local.netpolicy import host_in, normalize_domain, parse_host_list
+from airflow_provider_browserbase.local.netpolicy import (
+    host_in,
+    load_block_list,
+    normalize_domain,
+    parse_host_list,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -77,6 +82,8 @@ def test_host_lists_and_domains() -> None:
     with pytest.raises(ValueError, match="line 1"):
         parse_host_list("http://ads.example.com/\n")
     assert normalize_domain("*.Example.com") == "example.com"
+    builtin = load_block_list()  # shipped in the package (hatch packs every file under the package)
+    assert {"doubleclick.net", "googlesyndication.com"} <= builtin
 
 
 def goto_error(page, url: str) -> str | None:
