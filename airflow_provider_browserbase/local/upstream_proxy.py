@@ -121,31 +121,42 @@ def _proc_net_tcp_inode(peer_port: int, our_port: int) -> int | None:
     return None
 
 
+def _process_group(pid: int) -> int | None:
+    with contextlib.suppress(OSError, IndexError, ValueError), open(f"/proc/{pid}/stat") as stat:
+        return int(stat.read().rsplit(")", 1)[1].split()[2])
+    return None
+
+
 def _group_pids(pgid: int) -> list[int]:
-    pids = []
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        with contextlib.suppress(OSError, IndexError, ValueError):
-            with open(f"/proc/{name}/stat") as stat:
-                fields = stat.read().rsplit(")", 1)[1].split()
-            if int(fields[2]) == pgid:
-                pids.append(int(name))
-    return pids
+    return [int(name) for name in os.listdir("/proc") if name.isdigit() and _process_group(int(name)) == pgid]
 
 
-def peer_in_process_group(peer_port: int, our_port: int, pgid: int) -> bool:
-    """True when the loopback socket from ``peer_port`` to ``our_port`` is open in process group ``pgid``."""
+def _holds(pid: int, wanted: str) -> bool:
+    with contextlib.suppress(OSError):
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            with contextlib.suppress(OSError):
+                if os.readlink(f"/proc/{pid}/fd/{fd}") == wanted:
+                    return True
+    return False
+
+
+def peer_in_process_group(peer_port: int, our_port: int, pgid: int, known: set[int] | None = None) -> bool:
+    """
+    True when the loopback socket from ``peer_port`` to ``our_port`` is open in process group ``pgid``.
+
+    :param known: Pids of the group that held such sockets before (Chromium's network process): looked
+        at first, and the finder is added, so most checks read one process's descriptors.
+    """
     inode = _proc_net_tcp_inode(peer_port, our_port)
     if inode is None:
         return False
     wanted = f"socket:[{inode}]"
-    for pid in _group_pids(pgid):
-        with contextlib.suppress(OSError):
-            for fd in os.listdir(f"/proc/{pid}/fd"):
-                with contextlib.suppress(OSError):
-                    if os.readlink(f"/proc/{pid}/fd/{fd}") == wanted:
-                        return True
+    known = known if known is not None else set()
+    still = [pid for pid in known if _process_group(pid) == pgid]  # a pid may have been reused
+    for pid in [*still, *(p for p in _group_pids(pgid) if p not in still)]:
+        if _holds(pid, wanted):
+            known.add(pid)
+            return True
     return False
 
 
@@ -175,6 +186,7 @@ class SessionProxy:
         self.owner_pgid: Callable[[], int | None] = lambda: None
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._owner_pids: set[int] = set()
 
     @property
     def launch_args(self) -> tuple[str, ...]:
@@ -222,7 +234,7 @@ class SessionProxy:
         peer = writer.get_extra_info("peername")
         if pgid is None or not peer:
             return False
-        return await asyncio.to_thread(peer_in_process_group, peer[1], self.port, pgid)
+        return await asyncio.to_thread(peer_in_process_group, peer[1], self.port, pgid, self._owner_pids)
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         head = await reader.readuntil(b"\r\n\r\n")
