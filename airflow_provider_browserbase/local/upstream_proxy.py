@@ -79,7 +79,10 @@ def external_route(
 ) -> ProxyRoute:
     """A route through the external proxy ``server`` (``http://host:port`` or ``host:port``)."""
     text = server if "://" in server else f"http://{server}"
-    parts = urlsplit(text)
+    try:
+        parts = urlsplit(text)
+    except ValueError:
+        raise ProxyConfigError(f"{where}.server must be host:port or http://host:port") from None
     if parts.scheme != "http":
         raise ProxyConfigError(
             f"{where}.server: browserbase-local forwards to http:// proxies only, got {parts.scheme}://"

@@ -59,6 +59,12 @@ def test_a_bad_domain_pattern_names_the_entry() -> None:
         plan({"proxies": [{"type": "external", "server": "h:1", "domainPattern": "("}]})
 
 
+@pytest.mark.parametrize("server", ["http://[::1", "http://h:99999", "http://:80", "ftp://h:21"])
+def test_a_bad_server_names_the_entry(server: str) -> None:
+    with pytest.raises(ProxyConfigError, match=r"body/proxies/0\.server"):
+        plan({"proxies": [{"type": "external", "server": server}]})
+
+
 def test_profiles_are_consistent() -> None:
     windows = device_profile("156.0.8078.108", "windows", None, "Mozilla/5.0 (X11; Linux x86_64) ...")
     assert windows.user_agent.endswith("Chrome/156.0.0.0 Safari/537.36")
