@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from airflow_provider_browserbase.local.emulation import DEFAULT_VIEWPORT, device_profile
 from airflow_provider_browserbase.local.session_settings import ProxyConfigError, plan_settings
@@ -80,3 +82,22 @@ def test_profiles_are_consistent() -> None:
     tablet = device_profile("156.0.8078.108", "tablet", None)
     assert tablet.touch
     assert tablet.user_agent_metadata["mobile"] is False
+
+
+@settings(max_examples=200, deadline=None)
+@given(server=st.text(max_size=40), pattern=st.none() | st.text(max_size=20))
+def test_any_proxy_entry_is_planned_or_refused_by_name(server: str, pattern: str | None) -> None:
+    body = {"proxies": [{"type": "external", "server": server or "h", "domainPattern": pattern}]}
+    try:
+        params = SessionCreateParams.model_validate(body)
+    except ValueError:
+        return  # the request model refused it already
+    refused = None
+    try:
+        planned = plan_settings(params)
+    except ProxyConfigError as exc:
+        refused = str(exc)
+    if refused is None:
+        assert planned.proxy_routes[0].upstream is not None
+    else:
+        assert "body/proxies/0." in refused
