@@ -134,3 +134,16 @@ def test_os_with_a_viewport_keeps_the_viewport(pw: Playwright, api: httpx.Client
         page.goto(site.url())
         seen = facts(page)
     assert (seen["width"], seen["height"], seen["platform"]) == (1366, 768, "Win32")
+
+
+def test_dialogs_still_close_with_a_non_native_os(pw: Playwright, api: httpx.Client, site: Site) -> None:
+    # The os script needs the Page domain on the server's own CDP session; dialogs must still be answered
+    # by the client (Playwright dismisses those nobody listens for).
+    with settings_session(pw, api, {"browserSettings": {"os": "mac"}}) as (browser, _):
+        page = browser.contexts[0].pages[0]
+        page.goto(site.url())
+        assert page.evaluate("confirm('sure?')") is False
+        seen: list[str] = []
+        page.on("dialog", lambda dialog: (seen.append(dialog.message), dialog.accept()))
+        assert page.evaluate("confirm('again?')") is True
+        assert seen == ["again?"]
