@@ -144,6 +144,11 @@ def resource_routers() -> list[APIRouter]:
     async def project_usage(request: Request, project_id: str) -> JSONResponse:
         check_project(config_of(request), project_id)
         sessions: list[Session] = list(registry_of(request).sessions.values())
-        return JSONResponse({"browserMinutes": sum(s.browser_minutes() for s in sessions), "proxyBytes": 0})
+        return JSONResponse(
+            {
+                "browserMinutes": sum(s.browser_minutes() for s in sessions),
+                "proxyBytes": sum(s.proxy_bytes for s in sessions),
+            }
+        )
 
     return [contexts, extensions, projects]

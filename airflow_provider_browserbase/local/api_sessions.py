@@ -18,6 +18,7 @@ from airflow_provider_browserbase.local.inputs import (
     validate_body,
 )
 from airflow_provider_browserbase.local.openapi import file_body, json_body
+from airflow_provider_browserbase.local.session_settings import ProxyConfigError, plan_settings
 from airflow_provider_browserbase.local.uploads import receive_file
 from airflow_provider_browserbase.models import (
     SessionCreateParams,
@@ -41,6 +42,10 @@ def session_router() -> APIRouter:
         params: SessionCreateParams = validate_body(SessionCreateParams, await read_json_object(request))
         settings = params.browser_settings
         context = settings.context if settings else None
+        try:
+            plan = plan_settings(params)
+        except ProxyConfigError as exc:
+            raise ApiError(400, str(exc)) from None
         session = await registry_of(request).create_session(
             keep_alive=bool(params.keep_alive),
             region=params.region or "us-west-2",
@@ -49,7 +54,8 @@ def session_router() -> APIRouter:
             context_id=context.id if context else None,
             persist=bool(context and context.persist),
             extension_id=params.extension_id or (settings.extension_id if settings else None),
-            log_cdp=not (settings and settings.log_session is False),
+            log_cdp=plan.log_session,
+            settings=plan,
         )
         return JSONResponse(session.to_json(config_of(request), connect=True), status_code=201)
 

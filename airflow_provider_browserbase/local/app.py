@@ -23,6 +23,7 @@ from airflow_provider_browserbase.local.limits import BodyLimitMiddleware
 from airflow_provider_browserbase.local.network import HostOriginMiddleware
 from airflow_provider_browserbase.local.pool import BrowserPool
 from airflow_provider_browserbase.local.proxy import cdp_proxy
+from airflow_provider_browserbase.local.settings_agent import prepare_pooled_browser
 from airflow_provider_browserbase.local.state import Registry
 from airflow_provider_browserbase.models import build_models
 
@@ -82,7 +83,7 @@ def create_app(config: LocalConfig, extra_routes: Sequence[BaseRoute] = ()) -> F
             log.info("Removed %d stale session folders from %s", swept, config.data_dir)
         pool = None
         if executable is not None and config.pool_size > 0:
-            pool = BrowserPool(executable, config.data_dir, config.pool_size)
+            pool = BrowserPool(executable, config.data_dir, config.pool_size, prepare=prepare_pooled_browser)
             pool.start()
         registry = Registry(config, executable, pool)
         app.state.registry = registry

@@ -63,6 +63,8 @@ FLAGS = (
     "--mute-audio",
     "--password-store=basic",
     "--use-mock-keychain",
+    # navigator.webdriver is true in any browser driven over CDP without this; Browserbase's is false.
+    "--disable-blink-features=AutomationControlled",
 )
 
 

@@ -87,6 +87,20 @@ def _size(text: str) -> int:
     return value
 
 
+def _host_list_file(text: str) -> Path:
+    # Checked here, so a bad list is a usage error before the server starts.
+    from airflow_provider_browserbase.local.netpolicy import load_block_list
+
+    path = Path(text)
+    try:
+        load_block_list(path)
+    except OSError as exc:
+        raise argparse.ArgumentTypeError(f"cannot read {text}: {exc.strerror}") from None
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return path
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="browserbase-local",
@@ -167,6 +181,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=os.environ.get(NO_SANDBOX_AS_ROOT_ENV) == "1",
         help=f"allow browsers to run as root, without Chromium's sandbox (also ${NO_SANDBOX_AS_ROOT_ENV}=1); "
         "refused by default",
+    )
+    parser.add_argument(
+        "--adblock-list",
+        type=_host_list_file,
+        default=None,
+        metavar="FILE",
+        help="hosts (one a line, subdomains included) that browserSettings.blockAds blocks, instead of the "
+        "built-in list",
     )
     parser.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
     _add_limit_flags(parser.add_argument_group("limits (sizes in bytes, or with K, M, G)"))
@@ -281,6 +303,7 @@ def main(argv: list[str] | None = None) -> int:
             limits=limits,
             allow_file_urls=args.allow_file_urls,
             no_sandbox_as_root=args.no_sandbox_as_root,
+            adblock_list=args.adblock_list,
         )
     except ValueError as exc:
         parser.error(str(exc))  # exits 2 with the usage line, as a bad flag does

@@ -171,6 +171,7 @@ class LocalConfig:
         without ``keepAlive``) and the session's end, as Browserbase releases asynchronously; the session
         stays RUNNING, with its browser and clients, until then. 0 ends it at once.
     :param log_limit: CDP request/response pairs kept per session for ``/logs``.
+    :param adblock_list: Host list that ``blockAds`` blocks instead of the built-in one (``--adblock-list``).
     :param project_id: Id of the one synthetic project.
     :param allowed_hosts: Names accepted in the ``Host`` header besides the loopback names and ``host``
         (``--allowed-host``); ``"*"`` accepts any.
@@ -196,6 +197,7 @@ class LocalConfig:
     cdp_idle_timeout: float | None = 600.0
     release_delay: float = 0.0
     log_limit: int = 1000
+    adblock_list: Path | None = None
     project_id: str = PROJECT_ID
     allowed_hosts: tuple[str, ...] = ()
     limits: ServerLimits = field(default_factory=ServerLimits)

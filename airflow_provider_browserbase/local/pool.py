@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from airflow_provider_browserbase.local.chromium import BrowserProcess, make_session_dir
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
     from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -24,12 +25,22 @@ class BrowserPool:
     :param executable: Chromium executable.
     :param base: Folder in which the session folders are made.
     :param size: Number of browsers kept ready.
+    :param prepare: Called with each started browser; what it returns (something with an async
+        ``close()``) is kept in :attr:`prepared` for the browser's taker (the default settings' agent).
     """
 
-    def __init__(self, executable: str, base: Path, size: int) -> None:
+    def __init__(
+        self,
+        executable: str,
+        base: Path,
+        size: int,
+        prepare: Callable[[BrowserProcess], Awaitable[Any]] | None = None,
+    ) -> None:
         self.executable = executable
         self.base = base
         self.size = size
+        self.prepare = prepare
+        self.prepared: dict[BrowserProcess, Any] = {}
         self._ready: list[BrowserProcess] = []
         self._starting: set[asyncio.Task[None]] = set()
         self._closed = False
@@ -49,16 +60,25 @@ class BrowserPool:
         browser = BrowserProcess(self.executable, make_session_dir(self.base))
         try:
             await browser.start()
+            if self.prepare is not None:
+                self.prepared[browser] = await self.prepare(browser)
         except Exception as exc:
             log.warning("Pre-starting a browser failed: %s", exc)
             await browser.kill()
             browser.remove_files()
             return
         if self._closed:
-            await browser.kill()
-            browser.remove_files()
+            await self._discard(browser)
             return
         self._ready.append(browser)
+
+    async def _discard(self, browser: BrowserProcess) -> None:
+        prepared = self.prepared.pop(browser, None)
+        if prepared is not None:
+            with contextlib.suppress(Exception):
+                await prepared.close()
+        await browser.kill()
+        browser.remove_files()
 
     async def take(self) -> BrowserProcess | None:
         """Return a ready, still-alive browser, or ``None`` (the caller then launches one itself)."""
@@ -67,8 +87,7 @@ class BrowserPool:
             self._refill()
             if browser.alive:
                 return browser
-            await browser.kill()
-            browser.remove_files()
+            await self._discard(browser)
         self._refill()
         return None
 
@@ -79,6 +98,4 @@ class BrowserPool:
             with contextlib.suppress(Exception):
                 await task
         while self._ready:
-            browser = self._ready.pop()
-            await browser.kill()
-            browser.remove_files()
+            await self._discard(self._ready.pop())

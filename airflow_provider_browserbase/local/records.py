@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 
     from airflow_provider_browserbase.local.chromium import BrowserProcess
     from airflow_provider_browserbase.local.config import LocalConfig
+    from airflow_provider_browserbase.local.settings_agent import AppliedSettings
 
 LIVE = frozenset({"PENDING", "RUNNING"})
 
@@ -151,6 +152,8 @@ class Session:
     files_dropped: bool = False
     # Signs the session's live-view tokens (devtools.py): random, so a token cannot be derived from the id.
     live_secret: bytes = field(default_factory=lambda: secrets.token_bytes(32), repr=False)
+    # What applies the session's settings to its browser (``local/settings_agent.AppliedSettings``).
+    settings: AppliedSettings | None = None
 
     @property
     def live(self) -> bool:
@@ -161,6 +164,11 @@ class Session:
         if not cdp_session_id:
             return 0
         return self.page_ids.setdefault(cdp_session_id, len(self.page_ids) + 1)
+
+    @property
+    def proxy_bytes(self) -> int:
+        """Bytes exchanged with the session's external proxies, as Browserbase counts ``proxyBytes``."""
+        return self.settings.proxy_bytes if self.settings is not None else 0
 
     def browser_minutes(self) -> int:
         end = self.ended_at or utcnow()
@@ -177,7 +185,7 @@ class Session:
             "endedAt": iso(self.ended_at),
             "expiresAt": iso(self.expires_at),
             "status": self.status,
-            "proxyBytes": 0,
+            "proxyBytes": self.proxy_bytes,
             "keepAlive": self.keep_alive,
             "region": self.region,
             "contextId": self.context_id,

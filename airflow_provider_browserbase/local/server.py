@@ -96,6 +96,7 @@ class LocalServer:
     :param allow_file_urls: Let clients load ``file:`` URLs (``--allow-file-urls``).
     :param no_sandbox_as_root: Allow browsers as root (``--no-sandbox-as-root``); ``None`` reads
         ``$BROWSERBASE_LOCAL_NO_SANDBOX_AS_ROOT``.
+    :param adblock_list: Host list ``blockAds`` blocks instead of the built-in one.
     :param extra_routes: Additional routes or mounts for the app.
     :param demo: Serve the examples' demo shop at ``/demo``.
     :param startup_timeout: Seconds to wait for the server to come up.
@@ -122,6 +123,7 @@ class LocalServer:
         limits: ServerLimits | None = None,
         allow_file_urls: bool = False,
         no_sandbox_as_root: bool | None = None,
+        adblock_list: str | Path | None = None,
         extra_routes: Sequence[BaseRoute] = (),
         demo: bool = True,
         startup_timeout: float = 30.0,
@@ -145,6 +147,7 @@ class LocalServer:
             allowed_hosts=tuple(allowed_hosts),
             limits=limits or ServerLimits(),
             allow_file_urls=allow_file_urls,
+            adblock_list=Path(adblock_list) if adblock_list is not None else None,
         )
         if no_sandbox_as_root is not None:
             self.config.no_sandbox_as_root = no_sandbox_as_root

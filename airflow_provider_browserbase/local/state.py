@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_browserbase.local import contexts as context_files
 from airflow_provider_browserbase.local.chromium import BrowserProcess, make_session_dir
+from airflow_provider_browserbase.local.netpolicy import load_block_list
 from airflow_provider_browserbase.local.records import (
     BrowserStartError,
     ConflictError,
@@ -26,6 +27,8 @@ from airflow_provider_browserbase.local.records import (
     Session,
     utcnow,
 )
+from airflow_provider_browserbase.local.session_settings import SettingsPlan, not_applied_log_entry
+from airflow_provider_browserbase.local.settings_agent import AppliedSettings, SettingsAgent
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -89,6 +92,7 @@ class Registry:
         self._retention_wakeup = asyncio.Event()
         self._retention_task: asyncio.Task[None] | None = None
         self._background: set[asyncio.Task[None]] = set()
+        self.blocked_hosts = load_block_list(config.adblock_list)
 
     # limits
 
@@ -150,23 +154,28 @@ class Registry:
         persist: bool,
         extension_id: str | None,
         log_cdp: bool = True,
+        settings: SettingsPlan | None = None,
     ) -> Session:
-        """Start a session (and its browser); raise on limits, unknown ids or a failed browser."""
+        """Start a session (and its browser, set up as ``settings`` say); raise on limits, unknown ids or a
+        failed browser."""
         if self._closed:
             raise BrowserStartError("The server is shutting down")
         context = self.get_context(context_id) if context_id else None
         extension = self.get_extension(extension_id) if extension_id else None
         self.check_limits()
+        plan = settings or SettingsPlan(log_session=log_cdp)
+        session_id = str(uuid.uuid4())
+        applied = AppliedSettings(plan, self.blocked_hosts, session_id) if self.executable else None
         self._starting += 1
         try:
-            browser, directory = await self._start_browser(context, extension)
+            browser, directory = await self._start_browser(context, extension, applied)
         finally:
             self._starting -= 1
         self._creations.append(time.monotonic())
         lifetime = (timeout or self.config.default_timeout) * self.config.timeout_scale
         now = utcnow()
         session = Session(
-            id=str(uuid.uuid4()),
+            id=session_id,
             project_id=self.config.project_id,
             signing_key=secrets.token_urlsafe(32),
             directory=directory,
@@ -177,7 +186,7 @@ class Registry:
             context_id=context_id,
             persist=persist,
             extension_id=extension_id,
-            log_cdp=log_cdp,
+            log_cdp=plan.log_session,
             created_at=now,
             started_at=now,
             updated_at=now,
@@ -186,6 +195,11 @@ class Registry:
             browser=browser,
         )
         session.logs = deque(maxlen=self.config.log_limit)
+        session.settings = applied
+        if plan.not_applied:
+            log.warning("Session %s: %s", session.id, plan.not_applied_text())
+            if session.log_cdp:
+                session.logs.append(not_applied_log_entry(session.id, plan))
         self.sessions[session.id] = session
         loop = asyncio.get_running_loop()
         session.tasks.append(loop.create_task(self._expire(session)))
@@ -196,19 +210,25 @@ class Registry:
         return session
 
     async def _start_browser(
-        self, context: Context | None, extension: Extension | None
+        self, context: Context | None, extension: Extension | None, applied: AppliedSettings | None
     ) -> tuple[BrowserProcess | None, Path]:
         base = self.config.data_dir
-        if self.executable is None:
+        if self.executable is None or applied is None:
             return None, make_session_dir(base)
-        if context is None and extension is None and self.pool is not None:
+        try:
+            launch_args = await applied.prepare()
+        except OSError as exc:
+            raise BrowserStartError(f"The session's proxy could not start: {exc}") from exc
+        # A pre-started browser has its flags already: settings needing flags of their own get a new one.
+        if context is None and extension is None and not launch_args and self.pool is not None:
             pooled = await self.pool.take()
             if pooled is not None:
+                await self._apply_settings(applied, pooled, self.pool.prepared.pop(pooled, None))
                 return pooled, pooled.directory
         directory = make_session_dir(base)
-        extra: tuple[str, ...] = ()
+        extra: tuple[str, ...] = launch_args
         if extension is not None:
-            extra = (
+            extra += (
                 f"--load-extension={extension.directory}",
                 f"--disable-extensions-except={extension.directory}",
             )
@@ -225,9 +245,24 @@ class Registry:
         except Exception as exc:
             await browser.kill()
             browser.remove_files()
+            await applied.close()
             log.warning("Chromium failed to start: %s", exc)
             raise BrowserStartError(f"The browser failed to start: {exc}") from exc
+        await self._apply_settings(applied, browser)
         return browser, directory
+
+    async def _apply_settings(
+        self, applied: AppliedSettings, browser: BrowserProcess, prepared: SettingsAgent | None = None
+    ) -> None:
+        """Set the session's settings up on its browser; on failure stop it and raise."""
+        try:
+            await applied.attach(browser, prepared)
+        except Exception as exc:
+            await applied.close()
+            await browser.kill()
+            browser.remove_files()
+            log.warning("Setting up the session's browser failed: %s", exc)
+            raise BrowserStartError(f"The browser's settings could not be applied: {exc}") from exc
 
     async def _expire(self, session: Session) -> None:
         await asyncio.sleep(max(0.0, (session.expires_at - utcnow()).total_seconds()))
@@ -362,6 +397,8 @@ class Registry:
             for client in list(session.clients):
                 with contextlib.suppress(Exception):
                     await client.close("session ended")
+            if session.settings is not None:
+                await session.settings.close()
             browser = session.browser
             if browser is None:
                 return
