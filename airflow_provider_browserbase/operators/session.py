@@ -34,10 +34,12 @@ class BrowserbaseCreateSessionOperator(BaseOperator):
     Create a Browserbase session for downstream tasks to connect to.
 
     The return value (XCom) is the session: ``id``, ``status``, ``connect_url``, ``selenium_remote_url``,
-    ``expires_at``, ``project_id`` and ``region`` (never the signing key). The keys ``session_id`` and
-    ``connect_url`` are pushed separately. The connect URL lets anyone drive the browser: its signing key
-    is masked in the logs, but XCom values are stored and shown in clear, so ``push_connect_url=False``
-    leaves it out of both (downstream tasks then read it by session id with ``BrowserbaseHook.get_session``).
+    ``expires_at``, ``project_id`` and ``region`` (no ``signing_key`` field, but ``connect_url`` embeds the
+    key). The keys ``session_id`` and ``connect_url`` are pushed separately, and ``browserbase_session_url``
+    for the link. The connect URL is a credential: it lets anyone drive the browser until the session ends.
+    Its signing key is masked in the logs, but XCom values are stored and shown in clear, so
+    ``push_connect_url=False`` leaves it out of both the return value and the ``connect_url`` key
+    (downstream tasks then read it by session id with ``BrowserbaseHook.get_session``).
 
     The session is tagged in ``userMetadata.airflow`` with the DAG id, task id, run id and try number.
 

@@ -15,8 +15,10 @@ from example_helpers import (
     EXAMPLE_DAGS,
     assert_no_running_session,
     asset_events,
+    documented_xcom_keys,
     run_example,
     task_states,
+    xcom_keys,
     xcom_value,
 )
 
@@ -100,6 +102,8 @@ def test_scrape_returns_every_product_and_captures_the_first_page(
     assert_valid_png(screenshot)
     assert_valid_pdf(pdf)
     session_id = xcom_value(dag_run, "create_session", "session_id")
+    assert xcom_keys(dag_run, "create_session") == documented_xcom_keys("BrowserbaseCreateSessionOperator")
+    assert xcom_keys(dag_run, "end_session") == documented_xcom_keys("BrowserbaseEndSessionOperator")
     assert xcom_value(dag_run, "end_session") in ("COMPLETED", "RUNNING")
     assert_no_running_session(local_server.base_url)
     assert session_id
@@ -227,6 +231,7 @@ def test_page_title_returns_the_pages_title(
 
     assert_succeeded(dag_run)
     assert xcom_value(dag_run, "page_title") == "Demo shop"
+    assert xcom_keys(dag_run, "page_title") == documented_xcom_keys("@task.browserbase")
     assert_no_running_session(local_server.base_url)
 
 
