@@ -126,14 +126,18 @@ class BrowserbaseCreateSessionOperator(BaseOperator):
         publish_session(context, self.hook, session)
         if self.push_connect_url:
             context["ti"].xcom_push(key=CONNECT_URL_XCOM_KEY, value=session.connect_url)
+        self._log_session_page(session)
+        return session_summary(session, include_connect_url=self.push_connect_url)
+
+    def _log_session_page(self, session: Any) -> None:
+        # The hook has logged the create itself ("Created Browserbase session ..."); this line adds what
+        # the hook does not say, so that one create reads as one line.
         self.log.info(
-            "Created Browserbase session %s (status %s, expires %s): %s",
+            "Browserbase session %s expires at %s; its page: %s",
             session.id,
-            session.status,
             session.expires_at,
             self.hook.session_url(session.id),
         )
-        return session_summary(session, include_connect_url=self.push_connect_url)
 
     def on_kill(self) -> None:
         if self.session_id is None or self._keep_alive_session:
@@ -196,11 +200,9 @@ class BrowserbaseEndSessionOperator(BaseOperator):
             wait_timeout=self.wait_timeout,
             poll_interval=self.poll_interval,
         )
-        if session is None:
-            self.log.info("Browserbase session %s is unknown to the API; nothing to end", self.session_id)
-            return None
-        self.log.info("Browserbase session %s: release requested, status %s", self.session_id, session.status)
-        return session.status
+        # The hook logs what happened, in order and naming the session: the release requested, the
+        # session ended (with its status), or nothing to end for a session the API does not know.
+        return None if session is None else session.status
 
 
 def pull_connect_url(

@@ -88,8 +88,13 @@ def test_parsing_the_example_dags_imports_no_browser_code() -> None:
 
 @pytest.mark.usefixtures("airflow_db")
 def test_scrape_returns_every_product_and_captures_the_first_page(
-    example_dagbag: Any, local_server: LocalServer, demo_url: str, tmp_path: Path
+    example_dagbag: Any,
+    local_server: LocalServer,
+    demo_url: str,
+    tmp_path: Path,
+    capfd: pytest.CaptureFixture[str],
 ) -> None:
+    capfd.readouterr()
     dag_run = run_example(
         example_dagbag, "example_browserbase_scrape", base_url=demo_url, output_dir=str(tmp_path)
     )
@@ -107,6 +112,17 @@ def test_scrape_returns_every_product_and_captures_the_first_page(
     assert xcom_value(dag_run, "end_session") in ("COMPLETED", "RUNNING")
     assert_no_running_session(local_server.base_url)
     assert session_id
+    assert_one_line_per_event(capfd.readouterr().out, session_id)
+
+
+def assert_one_line_per_event(log: str, session_id: str) -> None:
+    """One create reads as one "Created" line; the end as one line, after the session's other lines."""
+    naming = [line for line in log.splitlines() if session_id in line and "local.state" not in line]
+    created = [line for line in naming if "Created Browserbase session" in line]
+    assert len(created) == 1, created
+    assert not [line for line in naming if "release requested" in line], naming
+    ended = [i for i, line in enumerate(naming) if "has ended" in line or "Requested the release" in line]
+    assert len(ended) == 1, naming
 
 
 @pytest.fixture
