@@ -8,8 +8,9 @@ one record per product; ``BrowserbaseEndSessionOperator`` ends the session whate
 scrape also saves a screenshot and a PDF of the first page, and the records as JSON, under
 ``<output_dir>/<run id>/``.
 
-By default it scrapes the demo shop of ``browserbase-local``; pass ``base_url`` for another site with
-the same markup (rows ``tr.product`` with ``.name``, ``.sku`` and ``.price``, and a ``rel="next"`` link)::
+By default it scrapes the demo shop of the ``browserbase-local`` that the ``browserbase_default``
+connection points at (any port); pass ``base_url`` for another site with the same markup (rows
+``tr.product`` with ``.name``, ``.sku`` and ``.price``, and a ``rel="next"`` link)::
 
     browserbase-local &    # serves the API and the demo shop at http://127.0.0.1:8787
     export AIRFLOW_CONN_BROWSERBASE_DEFAULT='{"conn_type": "browserbase", "host": "http://127.0.0.1:8787",
@@ -26,6 +27,7 @@ from typing import Any
 
 from airflow.sdk import Param, dag, task
 
+from airflow_provider_browserbase.demo_shop import demo_shop_url
 from airflow_provider_browserbase.operators.session import (
     BrowserbaseCreateSessionOperator,
     BrowserbaseEndSessionOperator,
@@ -54,7 +56,7 @@ def run_folder(output_dir: str, run_id: str) -> Path:
     catchup=False,
     tags=["example", "browserbase"],
     params={
-        "base_url": Param("http://127.0.0.1:8787/demo", type="string", description="Site to scrape"),
+        "base_url": Param(None, type=["null", "string"], description="Site to scrape (empty: the demo shop)"),
         "output_dir": Param(
             "/tmp/browserbase-examples/scrape",
             type="string",
@@ -89,7 +91,7 @@ def example_browserbase_scrape() -> None:
             try:
                 context = browser.contexts[0]
                 page = context.pages[0] if context.pages else context.new_page()
-                page.goto(f"{params['base_url']}/products")
+                page.goto(f"{params['base_url'] or demo_shop_url()}/products")
                 page.screenshot(path=folder / "first-page.png", full_page=True)
                 page.pdf(path=folder / "first-page.pdf")
                 for _ in range(params["max_pages"]):

@@ -95,9 +95,8 @@ def test_scrape_returns_every_product_and_captures_the_first_page(
     capfd: pytest.CaptureFixture[str],
 ) -> None:
     capfd.readouterr()
-    dag_run = run_example(
-        example_dagbag, "example_browserbase_scrape", base_url=demo_url, output_dir=str(tmp_path)
-    )
+    # No base_url: the example finds the demo shop through the connection (the server's port is random).
+    dag_run = run_example(example_dagbag, "example_browserbase_scrape", output_dir=str(tmp_path))
 
     assert_succeeded(dag_run)
     assert xcom_value(dag_run, "scrape_products", "records") == product_records(demo_url)
@@ -139,10 +138,11 @@ def browserbase_pool(airflow_db: Path) -> None:
 def test_fanout_reads_each_page_in_its_own_session(
     example_dagbag: Any, local_server: LocalServer, demo_url: str
 ) -> None:
-    products = [PRODUCTS[0], PRODUCTS[8], PRODUCTS[23]]
+    products = [PRODUCTS[0], PRODUCTS[8], PRODUCTS[16], PRODUCTS[23]]
     urls = [f"{demo_url}/{p.path}" for p in products]
 
-    dag_run = run_example(example_dagbag, "example_browserbase_fanout", urls=urls)
+    # No urls: four pages of the demo shop that the connection points at.
+    dag_run = run_example(example_dagbag, "example_browserbase_fanout")
 
     assert_succeeded(dag_run)
     expected = [
@@ -167,7 +167,7 @@ def test_login_context_keeps_the_login_for_a_second_session(
         json.dumps({"conn_type": "generic", "login": DEMO_USERNAME, "password": DEMO_PASSWORD}),
     )
 
-    dag_run = run_example(example_dagbag, "example_browserbase_login_context", base_url=demo_url)
+    dag_run = run_example(example_dagbag, "example_browserbase_login_context")
 
     assert_succeeded(dag_run)
     assert xcom_value(dag_run, "read_account") == {
@@ -215,7 +215,6 @@ def test_archive_writes_screenshot_pdf_and_the_downloaded_file(
     dag_run = run_example(
         example_dagbag,
         "example_browserbase_archive",
-        page_url=f"{demo_url}/download",
         destination=f"file://{tmp_path}",
     )
 
@@ -243,7 +242,7 @@ def test_archive_writes_screenshot_pdf_and_the_downloaded_file(
 def test_page_title_returns_the_pages_title(
     example_dagbag: Any, local_server: LocalServer, demo_url: str
 ) -> None:
-    dag_run = run_example(example_dagbag, "example_browserbase_page_title", url=f"{demo_url}/")
+    dag_run = run_example(example_dagbag, "example_browserbase_page_title")
 
     assert_succeeded(dag_run)
     assert xcom_value(dag_run, "page_title") == "Demo shop"
