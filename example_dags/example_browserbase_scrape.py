@@ -16,6 +16,15 @@ connection points at (any port); pass ``base_url`` for another site with the sam
     export AIRFLOW_CONN_BROWSERBASE_DEFAULT='{"conn_type": "browserbase", "host": "http://127.0.0.1:8787",
                                               "password": "bb_local_dev_key"}'
     airflow dags test example_browserbase_scrape
+
+To watch the sensor wait in the triggerer, start the server with ``browserbase-local --release-delay 10``
+(``.ci/quickstart --ui`` does): a released session then stays RUNNING for 10 s, as on Browserbase, whose
+release is asynchronous. Without it, the session has ended by the sensor's first poke and the sensor
+succeeds at once, without deferring. In the UI, ``confirm_session_completed`` then shows the state
+*deferred* in the grid while its trigger polls, and its log holds the triggerer's lines (the trigger
+starting, "Browserbase session ... is RUNNING", "Trigger fired event") before the resumed task's
+"reached status COMPLETED". ``airflow dags test`` runs the trigger in-process instead (its output says
+"running trigger in line").
 """
 
 from __future__ import annotations
