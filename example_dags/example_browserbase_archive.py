@@ -11,8 +11,8 @@ The tasks declare the assets they update (``browserbase_archive_captures`` and
 ``browserbase_archive_downloads``), so a downstream DAG can be scheduled on a fresh archive; each asset
 event's ``extra`` holds the paths written in that run.
 
-By default it archives the download page of the demo shop that ``browserbase-local`` serves at
-``/demo``.
+By default it archives the download page of the demo shop of the ``browserbase-local`` that the
+``browserbase_default`` connection points at (any port).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import Asset, ObjectStoragePath, Param, dag, task
 
+from airflow_provider_browserbase.demo_shop import demo_shop_url
 from airflow_provider_browserbase.operators.downloads import BrowserbaseDownloadsOperator
 
 if TYPE_CHECKING:
@@ -30,7 +31,6 @@ if TYPE_CHECKING:
 
     from airflow_provider_browserbase.models import Session
 
-DEMO = "http://127.0.0.1:8787/demo"
 CAPTURES = Asset(name="browserbase_archive_captures")
 DOWNLOADS = Asset(name="browserbase_archive_downloads")
 DOWNLOAD_TIMEOUT_SECONDS = 60
@@ -41,7 +41,11 @@ DOWNLOAD_TIMEOUT_SECONDS = 60
     catchup=False,
     tags=["example", "browserbase"],
     params={
-        "page_url": Param(f"{DEMO}/download", type="string", description="Page to archive"),
+        "page_url": Param(
+            None,
+            type=["null", "string"],
+            description="Page to archive (empty: the demo shop's download page)",
+        ),
         "download_selector": Param(
             "a#report", type="string", description="CSS selector of the link that downloads the file"
         ),
@@ -83,7 +87,7 @@ def example_browserbase_archive() -> None:
             {"behavior": "allow", "downloadPath": "downloads", "eventsEnabled": True},
         )
 
-        page.goto(params["page_url"])
+        page.goto(params["page_url"] or demo_shop_url("/download"))
         screenshot = folder / "page.png"
         screenshot.write_bytes(page.screenshot(full_page=True))
         pdf = folder / "page.pdf"

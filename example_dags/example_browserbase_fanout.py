@@ -11,9 +11,10 @@ queues the extra tasks instead of the API answering 429 (Too Many Requests)::
 (``browserbase-local`` allows 4 sessions at once by default, ``--max-sessions`` changes it.) A task that
 uses no pool would run in ``default_pool`` and could exceed the concurrency.
 
-By default it reads product pages of the demo shop that ``browserbase-local`` serves at ``/demo``; pass
-``urls`` to read your own pages (the record then has the page title and whatever of name, SKU and price
-the page marks with ``.name``, ``.sku`` and ``.price``).
+By default it reads four product pages of the demo shop of the ``browserbase-local`` that the
+``browserbase_default`` connection points at (any port); pass ``urls`` to read your own pages (the record
+then has the page title and whatever of name, SKU and price the page marks with ``.name``, ``.sku`` and
+``.price``).
 """
 
 from __future__ import annotations
@@ -22,10 +23,12 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import Param, dag, task
 
+from airflow_provider_browserbase.demo_shop import demo_shop_url
+
 if TYPE_CHECKING:
     from playwright.sync_api import Page
 
-DEMO = "http://127.0.0.1:8787/demo"
+DEMO_PRODUCTS = [f"/products/BB-10{n:02d}" for n in (1, 9, 17, 24)]
 BROWSERBASE_POOL = "browserbase"
 
 
@@ -35,11 +38,10 @@ BROWSERBASE_POOL = "browserbase"
     tags=["example", "browserbase"],
     params={
         "urls": Param(
-            [f"{DEMO}/products/BB-10{n:02d}" for n in (1, 9, 17, 24)],
+            [],
             type="array",
             items={"type": "string"},
-            minItems=1,
-            description="Pages to read, one Browserbase session each",
+            description="Pages to read, one Browserbase session each (empty: four pages of the demo shop)",
         ),
     },
     doc_md=__doc__,
@@ -47,7 +49,7 @@ BROWSERBASE_POOL = "browserbase"
 def example_browserbase_fanout() -> None:
     @task
     def pages_to_read(params: dict[str, Any]) -> list[str]:
-        return list(params["urls"])
+        return list(params["urls"]) or [demo_shop_url(path) for path in DEMO_PRODUCTS]
 
     @task.browserbase(pool=BROWSERBASE_POOL, pool_slots=1, session_timeout=300, retries=1)
     def read_page(url: str, page: Page | None = None) -> dict[str, Any]:

@@ -9,7 +9,8 @@ user sees, without logging in again. The context is deleted at the end whatever 
 task, so a failure before it still fails the run).
 
 The site's credentials come from an Airflow connection, never from ``params`` (those are shown in the
-UI and stored with the run). For the demo shop that ``browserbase-local`` serves at ``/demo``::
+UI and stored with the run). By default it signs in to the demo shop of the ``browserbase-local`` that
+the ``browserbase_default`` connection points at (``base_url`` names another site), whose login is::
 
     export AIRFLOW_CONN_BROWSERBASE_DEMO_SITE='{"conn_type": "generic", "login": "demo",
                                                 "password": "browserbase-local"}'
@@ -22,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseHook, Param, dag, task
 
+from airflow_provider_browserbase.demo_shop import demo_shop_url
 from airflow_provider_browserbase.operators.context import (
     BrowserbaseCreateContextOperator,
     BrowserbaseDeleteContextOperator,
@@ -39,7 +41,9 @@ if TYPE_CHECKING:
     catchup=False,
     tags=["example", "browserbase"],
     params={
-        "base_url": Param("http://127.0.0.1:8787/demo", type="string", description="Site to log in to"),
+        "base_url": Param(
+            None, type=["null", "string"], description="Site to log in to (empty: the demo shop)"
+        ),
         "site_conn_id": Param(
             "browserbase_demo_site",
             type="string",
@@ -57,7 +61,7 @@ def example_browserbase_login_context() -> None:
         assert page is not None
         assert session is not None
         credentials = BaseHook.get_connection(params["site_conn_id"])
-        page.goto(f"{params['base_url']}/login")
+        page.goto(f"{params['base_url'] or demo_shop_url()}/login")
         page.fill("input[name=username]", credentials.login or "")
         page.fill("input[name=password]", credentials.password or "")
         with page.expect_navigation():
@@ -83,7 +87,7 @@ def example_browserbase_login_context() -> None:
     def read_account(params: dict[str, Any], page: Page | None = None) -> dict[str, str]:
         """Open the account page in a new session: signed in from the context's cookie alone."""
         assert page is not None
-        page.goto(f"{params['base_url']}/account")
+        page.goto(f"{params['base_url'] or demo_shop_url()}/account")
         if page.url.rstrip("/").endswith("/login"):
             raise RuntimeError("The context did not keep the login: the site asked to sign in again")
         return {

@@ -8,14 +8,24 @@ one record per product; ``BrowserbaseEndSessionOperator`` ends the session whate
 scrape also saves a screenshot and a PDF of the first page, and the records as JSON, under
 ``<output_dir>/<run id>/``.
 
-By default it scrapes the demo shop of ``browserbase-local``; pass ``base_url`` for another site with
-the same markup (rows ``tr.product`` with ``.name``, ``.sku`` and ``.price``, and a ``rel="next"`` link)::
+By default it scrapes the demo shop of the ``browserbase-local`` that the ``browserbase_default``
+connection points at (any port); pass ``base_url`` for another site with the same markup (rows
+``tr.product`` with ``.name``, ``.sku`` and ``.price``, and a ``rel="next"`` link)::
 
     browserbase-local &    # serves the API and the demo shop at http://127.0.0.1:8787
                            # (as root, in a container: browserbase-local --no-sandbox-as-root &)
     export AIRFLOW_CONN_BROWSERBASE_DEFAULT='{"conn_type": "browserbase", "host": "http://127.0.0.1:8787",
                                               "password": "bb_local_dev_key"}'
     airflow dags test example_browserbase_scrape
+
+To watch the sensor wait in the triggerer, start the server with ``browserbase-local --release-delay 10``
+(``.ci/quickstart --ui`` does): a released session then stays RUNNING for 10 s, as on Browserbase, whose
+release is asynchronous. Without it, the session has ended by the sensor's first poke and the sensor
+succeeds at once, without deferring. In the UI, ``confirm_session_completed`` then shows the state
+*deferred* in the grid while its trigger polls, and its log holds the triggerer's lines (the trigger
+starting, "Browserbase session ... is RUNNING", "Trigger fired event") before the resumed task's
+"reached status COMPLETED". ``airflow dags test`` runs the trigger in-process instead (its output says
+"running trigger in line").
 """
 
 from __future__ import annotations
@@ -27,6 +37,7 @@ from typing import Any
 
 from airflow.sdk import Param, dag, task
 
+from airflow_provider_browserbase.demo_shop import demo_shop_url
 from airflow_provider_browserbase.operators.session import (
     BrowserbaseCreateSessionOperator,
     BrowserbaseEndSessionOperator,
@@ -55,7 +66,7 @@ def run_folder(output_dir: str, run_id: str) -> Path:
     catchup=False,
     tags=["example", "browserbase"],
     params={
-        "base_url": Param("http://127.0.0.1:8787/demo", type="string", description="Site to scrape"),
+        "base_url": Param(None, type=["null", "string"], description="Site to scrape (empty: the demo shop)"),
         "output_dir": Param(
             "/tmp/browserbase-examples/scrape",
             type="string",
@@ -90,7 +101,7 @@ def example_browserbase_scrape() -> None:
             try:
                 context = browser.contexts[0]
                 page = context.pages[0] if context.pages else context.new_page()
-                page.goto(f"{params['base_url']}/products")
+                page.goto(f"{params['base_url'] or demo_shop_url()}/products")
                 page.screenshot(path=folder / "first-page.png", full_page=True)
                 page.pdf(path=folder / "first-page.pdf")
                 for _ in range(params["max_pages"]):

@@ -88,6 +88,10 @@ class BrowserbasePlaywrightOperator(BaseOperator):
     session instead (e.g. a keepAlive session shared by several tasks) and only disconnects, unless
     ``end_attached_session=True``. Playwright is imported only when the task runs.
 
+    Like ``PythonOperator``, it logs the return value once the session is closed ("Done. Returned value
+    was: ..."; Airflow's log masker hides any registered secret in it, such as a signing key), unless
+    ``show_return_value_in_logs=False`` (for large or sensitive values: "Done. Returned value not shown").
+
     :param python_callable: the function to run.
     :param op_args: positional arguments for the function (templated).
     :param op_kwargs: keyword arguments for the function (templated).
@@ -98,6 +102,7 @@ class BrowserbasePlaywrightOperator(BaseOperator):
         ``proxies``, ``region``, ``keep_alive``, ``session_timeout``, ``user_metadata``, ``extension_id``,
         ``context_id``, ``persist_context`` and ``session_settings`` (all templated).
     :param api_timeout: seconds to wait for each API answer.
+    :param show_return_value_in_logs: log the return value when the task is done (as ``PythonOperator``).
     """
 
     template_fields: Sequence[str] = ("op_args", "op_kwargs", "session_id", *SESSION_SETTING_ARGS)
@@ -127,6 +132,7 @@ class BrowserbasePlaywrightOperator(BaseOperator):
         persist_context: bool | None = None,
         session_settings: dict[str, Any] | None = None,
         api_timeout: float = 60.0,
+        show_return_value_in_logs: bool = True,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -150,6 +156,7 @@ class BrowserbasePlaywrightOperator(BaseOperator):
         self.persist_context = persist_context
         self.session_settings = session_settings
         self.api_timeout = api_timeout
+        self.show_return_value_in_logs = show_return_value_in_logs
         self._session: PlaywrightSession | None = None
         if session_id is not None:
             given = [name for name in SESSION_SETTING_ARGS if getattr(self, name) is not None]
@@ -172,7 +179,16 @@ class BrowserbasePlaywrightOperator(BaseOperator):
             end_attached_session=self.end_attached_session,
             on_session=lambda session: self._announce(context, session),
         ) as connected:
-            return self._call(context, connected)
+            returned = self._call(context, connected)
+        return self._log_return_value(returned)
+
+    def _log_return_value(self, returned: Any) -> Any:
+        """Log what the function returned with ``PythonOperator``'s words and switch, and pass it on."""
+        if self.show_return_value_in_logs:
+            self.log.info("Done. Returned value was: %s", returned)
+        else:
+            self.log.info("Done. Returned value not shown")
+        return returned
 
     def _announce(self, context: Context, session: Any) -> None:
         publish_session(context, self.hook, session)

@@ -34,10 +34,12 @@ class BrowserbaseCreateSessionOperator(BaseOperator):
     Create a Browserbase session for downstream tasks to connect to.
 
     The return value (XCom) is the session: ``id``, ``status``, ``connect_url``, ``selenium_remote_url``,
-    ``expires_at``, ``project_id`` and ``region`` (never the signing key). The keys ``session_id`` and
-    ``connect_url`` are pushed separately. The connect URL lets anyone drive the browser: its signing key
-    is masked in the logs, but XCom values are stored and shown in clear, so ``push_connect_url=False``
-    leaves it out of both (downstream tasks then read it by session id with ``BrowserbaseHook.get_session``).
+    ``expires_at``, ``project_id`` and ``region`` (no ``signing_key`` field, but ``connect_url`` embeds the
+    key). The keys ``session_id`` and ``connect_url`` are pushed separately, and ``browserbase_session_url``
+    for the link. The connect URL is a credential: it lets anyone drive the browser until the session ends.
+    Its signing key is masked in the logs, but XCom values are stored and shown in clear, so
+    ``push_connect_url=False`` leaves it out of both the return value and the ``connect_url`` key
+    (downstream tasks then read it by session id with ``BrowserbaseHook.get_session``).
 
     The session is tagged in ``userMetadata.airflow`` with the DAG id, task id, run id and try number.
 
@@ -124,14 +126,18 @@ class BrowserbaseCreateSessionOperator(BaseOperator):
         publish_session(context, self.hook, session)
         if self.push_connect_url:
             context["ti"].xcom_push(key=CONNECT_URL_XCOM_KEY, value=session.connect_url)
+        self._log_session_page(session)
+        return session_summary(session, include_connect_url=self.push_connect_url)
+
+    def _log_session_page(self, session: Any) -> None:
+        # The hook has logged the create itself ("Created Browserbase session ..."); this line adds what
+        # the hook does not say, so that one create reads as one line.
         self.log.info(
-            "Created Browserbase session %s (status %s, expires %s): %s",
+            "Browserbase session %s expires at %s; its page: %s",
             session.id,
-            session.status,
             session.expires_at,
             self.hook.session_url(session.id),
         )
-        return session_summary(session, include_connect_url=self.push_connect_url)
 
     def on_kill(self) -> None:
         if self.session_id is None or self._keep_alive_session:
@@ -194,11 +200,9 @@ class BrowserbaseEndSessionOperator(BaseOperator):
             wait_timeout=self.wait_timeout,
             poll_interval=self.poll_interval,
         )
-        if session is None:
-            self.log.info("Browserbase session %s is unknown to the API; nothing to end", self.session_id)
-            return None
-        self.log.info("Browserbase session %s: release requested, status %s", self.session_id, session.status)
-        return session.status
+        # The hook logs what happened, in order and naming the session: the release requested, the
+        # session ended (with its status), or nothing to end for a session the API does not know.
+        return None if session is None else session.status
 
 
 def pull_connect_url(

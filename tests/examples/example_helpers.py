@@ -72,3 +72,38 @@ def asset_events(dag_run: DagRun) -> dict[str, Any]:
             .where(AssetEvent.source_dag_id == dag_run.dag_id, AssetEvent.source_run_id == dag_run.run_id)
         ).all()
     return {name: extra for name, extra in rows}
+
+
+def xcom_keys(dag_run: DagRun, task_id: str) -> set[str]:
+    """Every XCom key ``task_id`` stored in the run (its own pushes and Airflow's, such as the links)."""
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        rows = session.scalars(
+            select(XComModel.key).where(
+                XComModel.dag_id == dag_run.dag_id,
+                XComModel.run_id == dag_run.run_id,
+                XComModel.task_id == task_id,
+            )
+        ).all()
+    return set(rows)
+
+
+def documented_xcom_keys(task: str) -> set[str]:
+    """The XCom keys the README's "XCom and secrets" table lists for ``task`` (a class or decorator)."""
+    import re
+
+    readme = (EXAMPLE_DAGS.parent / "README.md").read_text()
+    section = readme.split("\n## XCom and secrets\n", 1)[1]
+    table = section[section.index("\n| task |") :].split("\n\n", 1)[0].strip()
+    keys: set[str] = set()
+    current = ""
+    for row in table.splitlines()[2:]:
+        cells = [cell.strip() for cell in row.strip("|").split("|")]
+        current = cells[0] or current
+        if f"`{task}`" in current:
+            keys |= set(re.findall(r"`([^`]+)`", cells[1]))
+    assert keys, f"the README's XCom table has no row for {task}"
+    return keys

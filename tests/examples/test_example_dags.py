@@ -15,8 +15,10 @@ from example_helpers import (
     EXAMPLE_DAGS,
     assert_no_running_session,
     asset_events,
+    documented_xcom_keys,
     run_example,
     task_states,
+    xcom_keys,
     xcom_value,
 )
 
@@ -86,11 +88,15 @@ def test_parsing_the_example_dags_imports_no_browser_code() -> None:
 
 @pytest.mark.usefixtures("airflow_db")
 def test_scrape_returns_every_product_and_captures_the_first_page(
-    example_dagbag: Any, local_server: LocalServer, demo_url: str, tmp_path: Path
+    example_dagbag: Any,
+    local_server: LocalServer,
+    demo_url: str,
+    tmp_path: Path,
+    capfd: pytest.CaptureFixture[str],
 ) -> None:
-    dag_run = run_example(
-        example_dagbag, "example_browserbase_scrape", base_url=demo_url, output_dir=str(tmp_path)
-    )
+    capfd.readouterr()
+    # No base_url: the example finds the demo shop through the connection (the server's port is random).
+    dag_run = run_example(example_dagbag, "example_browserbase_scrape", output_dir=str(tmp_path))
 
     assert_succeeded(dag_run)
     assert xcom_value(dag_run, "scrape_products", "records") == product_records(demo_url)
@@ -100,9 +106,22 @@ def test_scrape_returns_every_product_and_captures_the_first_page(
     assert_valid_png(screenshot)
     assert_valid_pdf(pdf)
     session_id = xcom_value(dag_run, "create_session", "session_id")
+    assert xcom_keys(dag_run, "create_session") == documented_xcom_keys("BrowserbaseCreateSessionOperator")
+    assert xcom_keys(dag_run, "end_session") == documented_xcom_keys("BrowserbaseEndSessionOperator")
     assert xcom_value(dag_run, "end_session") in ("COMPLETED", "RUNNING")
     assert_no_running_session(local_server.base_url)
     assert session_id
+    assert_one_line_per_event(capfd.readouterr().out, session_id)
+
+
+def assert_one_line_per_event(log: str, session_id: str) -> None:
+    """One create reads as one "Created" line; the end as one line, after the session's other lines."""
+    naming = [line for line in log.splitlines() if session_id in line and "local.state" not in line]
+    created = [line for line in naming if "Created Browserbase session" in line]
+    assert len(created) == 1, created
+    assert not [line for line in naming if "release requested" in line], naming
+    ended = [i for i, line in enumerate(naming) if "has ended" in line or "Requested the release" in line]
+    assert len(ended) == 1, naming
 
 
 @pytest.fixture
@@ -119,10 +138,11 @@ def browserbase_pool(airflow_db: Path) -> None:
 def test_fanout_reads_each_page_in_its_own_session(
     example_dagbag: Any, local_server: LocalServer, demo_url: str
 ) -> None:
-    products = [PRODUCTS[0], PRODUCTS[8], PRODUCTS[23]]
+    products = [PRODUCTS[0], PRODUCTS[8], PRODUCTS[16], PRODUCTS[23]]
     urls = [f"{demo_url}/{p.path}" for p in products]
 
-    dag_run = run_example(example_dagbag, "example_browserbase_fanout", urls=urls)
+    # No urls: four pages of the demo shop that the connection points at.
+    dag_run = run_example(example_dagbag, "example_browserbase_fanout")
 
     assert_succeeded(dag_run)
     expected = [
@@ -147,7 +167,7 @@ def test_login_context_keeps_the_login_for_a_second_session(
         json.dumps({"conn_type": "generic", "login": DEMO_USERNAME, "password": DEMO_PASSWORD}),
     )
 
-    dag_run = run_example(example_dagbag, "example_browserbase_login_context", base_url=demo_url)
+    dag_run = run_example(example_dagbag, "example_browserbase_login_context")
 
     assert_succeeded(dag_run)
     assert xcom_value(dag_run, "read_account") == {
@@ -195,7 +215,6 @@ def test_archive_writes_screenshot_pdf_and_the_downloaded_file(
     dag_run = run_example(
         example_dagbag,
         "example_browserbase_archive",
-        page_url=f"{demo_url}/download",
         destination=f"file://{tmp_path}",
     )
 
@@ -223,10 +242,11 @@ def test_archive_writes_screenshot_pdf_and_the_downloaded_file(
 def test_page_title_returns_the_pages_title(
     example_dagbag: Any, local_server: LocalServer, demo_url: str
 ) -> None:
-    dag_run = run_example(example_dagbag, "example_browserbase_page_title", url=f"{demo_url}/")
+    dag_run = run_example(example_dagbag, "example_browserbase_page_title")
 
     assert_succeeded(dag_run)
     assert xcom_value(dag_run, "page_title") == "Demo shop"
+    assert xcom_keys(dag_run, "page_title") == documented_xcom_keys("@task.browserbase")
     assert_no_running_session(local_server.base_url)
 
 

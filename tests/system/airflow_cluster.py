@@ -258,6 +258,18 @@ class AirflowCluster:
             for name in self.processes
         )
 
+    def login(self, username: str = "admin") -> str:
+        """
+        Log the REST client in with the password SimpleAuthManager generated (when not all-admins).
+
+        Returns the password, read where ``airflow standalone`` tells users to find it.
+        """
+        password_file = self.home / "simple_auth_manager_passwords.json.generated"
+        password = str(json.loads(password_file.read_text())[username])
+        response = self.client.post("/auth/token", json={"username": username, "password": password})
+        self.client.headers["Authorization"] = f"Bearer {response.raise_for_status().json()['access_token']}"
+        return password
+
     def wait_healthy(self, timeout: float = 240) -> dict[str, Any]:
         def healthy() -> dict[str, Any] | None:
             health = self.client.get("/api/v2/monitor/health").raise_for_status().json()
@@ -349,6 +361,43 @@ class AirflowCluster:
 
 
 _HEALTH_PARTS = ("metadatabase", "scheduler", "triggerer", "dag_processor")
+
+
+@contextlib.contextmanager
+def deployed(
+    prefix: str, bundles: Mapping[str, Path], extra_env: Mapping[str, str], artifacts: Path
+) -> Iterator[AirflowCluster]:
+    """
+    A running deployment whose components are all healthy, stopped by pid at the end.
+
+    Its process logs and timings are copied to ``artifacts`` (for a look after a CI failure), and a process
+    left alive after the stop fails the test.
+    """
+    import shutil
+    import tempfile
+
+    home = Path(tempfile.mkdtemp(prefix=prefix))
+    cluster = AirflowCluster(home, bundles=bundles, extra_env=extra_env)
+    try:
+        with cluster.timed("airflow db migrate"):
+            cluster.run_cli("db", "migrate")
+        with cluster.timed("start until every component is healthy"):
+            cluster.start_all()
+            cluster.wait_healthy()
+        yield cluster
+    finally:
+        with cluster.timed("stop every component"):
+            outcome = cluster.stop()
+        leftovers = cluster.group_members()
+        logs = artifacts / "process-logs"
+        shutil.rmtree(logs, ignore_errors=True)
+        shutil.copytree(cluster.log_dir, logs, dirs_exist_ok=True)
+        (logs / "stop.txt").write_text(f"{outcome}\nleft alive: {leftovers}\n")
+        (artifacts / "timings.txt").write_text(
+            "".join(f"{seconds:7.1f} s  {phase}\n" for phase, seconds in cluster.timings.items())
+        )
+        shutil.rmtree(home, ignore_errors=True)
+    assert not leftovers, f"processes left alive after stopping Airflow: {leftovers} ({outcome})"
 
 
 def _die_with_parent() -> None:

@@ -15,13 +15,11 @@ still RUNNING and defers to the triggerer: the example itself shows the deferral
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from airflow_cluster import AirflowCluster
+from airflow_cluster import AirflowCluster, deployed
 
 from airflow_provider_browserbase.local.server import LocalServer
 from tests.support import TEST_API_KEY, default_connection_to
@@ -60,33 +58,14 @@ def artifacts() -> Path:
 @pytest.fixture(scope="module")
 def airflow_cluster(local_server: LocalServer, artifacts: Path) -> Iterator[AirflowCluster]:
     """A running Airflow deployment whose components are all healthy."""
-    home = Path(tempfile.mkdtemp(prefix="bbp-system-airflow-"))
-    cluster = AirflowCluster(
-        home,
+    with deployed(
+        "bbp-system-airflow-",
         bundles={"dags-folder": EXAMPLE_DAGS, "system-dags": SYSTEM_DAGS},
         # Set by local_server for the pytest process; handed on to every Airflow process.
         extra_env={"AIRFLOW_CONN_BROWSERBASE_DEFAULT": os.environ["AIRFLOW_CONN_BROWSERBASE_DEFAULT"]},
-    )
-    try:
-        with cluster.timed("airflow db migrate"):
-            cluster.run_cli("db", "migrate")
-        with cluster.timed("start until every component is healthy"):
-            cluster.start_all()
-            cluster.wait_healthy()
+        artifacts=artifacts,
+    ) as cluster:
         yield cluster
-    finally:
-        with cluster.timed("stop every component"):
-            outcome = cluster.stop()
-        leftovers = cluster.group_members()
-        logs = artifacts / "process-logs"
-        shutil.rmtree(logs, ignore_errors=True)
-        shutil.copytree(cluster.log_dir, logs, dirs_exist_ok=True)
-        (logs / "stop.txt").write_text(f"{outcome}\nleft alive: {leftovers}\n")
-        (artifacts / "timings.txt").write_text(
-            "".join(f"{seconds:7.1f} s  {phase}\n" for phase, seconds in cluster.timings.items())
-        )
-        shutil.rmtree(home, ignore_errors=True)
-    assert not leftovers, f"processes left alive after stopping Airflow: {leftovers} ({outcome})"
 
 
 @pytest.fixture(scope="module")
