@@ -201,9 +201,11 @@ def _closure(
 
 
 def test_airflow_already_brings_every_dependency_but_playwright():
-    """Adding the provider to an Airflow image installs Playwright (and its own deps) and nothing else."""
+    """Adding the provider to an Airflow image installs Playwright and nothing else (docs/deployment.md)."""
     brought = _closure("apache-airflow")
     assert set(DEPENDENCIES) - brought == {"playwright"}
+    added = set().union(*(_closure(name) for name in DEPENDENCIES)) - brought
+    assert added == {"playwright"}
 
 
 def test_dev_tools_are_dependency_groups_and_not_published_extras():
