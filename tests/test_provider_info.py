@@ -6,8 +6,10 @@ import importlib
 import json
 import subprocess
 import sys
+import warnings
 from importlib.metadata import entry_points
 from pathlib import Path
+from typing import Any
 
 import jsonschema
 import pytest
@@ -64,19 +66,43 @@ def test_every_listed_class_imports(class_path):
     assert callable(_import(class_path))
 
 
+def _runtime_providers_manager() -> Any:
+    """
+    The providers manager that owns hooks and task decorators on this Airflow.
+
+    Airflow 3.2+ moved them to the task SDK's ``ProvidersManagerTaskRuntime`` (core's ``ProvidersManager``
+    still answers, with a deprecation warning); 3.1 has only core's.
+    """
+    try:
+        from airflow.sdk.providers_manager_runtime import ProvidersManagerTaskRuntime
+    except ImportError:  # Airflow 3.1
+        from airflow.providers_manager import ProvidersManager
+
+        return ProvidersManager()
+    return ProvidersManagerTaskRuntime()
+
+
 def test_providers_manager_discovers_the_provider():
     from airflow.providers_manager import ProvidersManager
 
-    manager = ProvidersManager()
-    assert "airflow-provider-browserbase" in manager.providers
-    hook = manager.hooks["browserbase"]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        runtime = _runtime_providers_manager()
+        assert "airflow-provider-browserbase" in runtime.providers
+        hook = runtime.hooks["browserbase"]
+        decorators = runtime.taskflow_decorators
+        link_classes = ProvidersManager().extra_links_class_names
     assert hook is not None
     assert hook.hook_class_name == "airflow_provider_browserbase.hooks.browserbase.BrowserbaseHook"
     assert hook.connection_testable
-    assert (
-        "airflow_provider_browserbase.links.session.BrowserbaseSessionLink" in manager.extra_links_class_names
-    )
-    assert any(name == "browserbase" for name in manager.taskflow_decorators)
+    assert "airflow_provider_browserbase.links.session.BrowserbaseSessionLink" in link_classes
+    assert any(name == "browserbase" for name in decorators)
+    ours = [
+        w
+        for w in caught
+        if w.filename == __file__ and issubclass(w.category, (DeprecationWarning, FutureWarning))
+    ]
+    assert not ours, [str(w.message) for w in ours]
 
 
 _FORM_METADATA = """
