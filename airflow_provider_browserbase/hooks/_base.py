@@ -24,6 +24,7 @@ from airflow_provider_browserbase.exceptions import (
 )
 from airflow_provider_browserbase.hooks._connection import (
     ConnectionSettings,
+    CredentialsInHostError,
     project_id_from_extra,
     resolve_base_url,
 )
@@ -120,9 +121,13 @@ class BrowserbaseHookBase(BaseHook):
                 "set it in the connection's password field ('API Key')"
             )
         mask_secret(api_key)
+        try:
+            base_url = resolve_base_url(conn.host, conn.port)
+        except CredentialsInHostError as err:
+            raise BrowserbaseError(f"Browserbase connection {self.browserbase_conn_id!r}: {err}") from None
         return ConnectionSettings(
             conn_id=self.browserbase_conn_id,
-            base_url=resolve_base_url(conn.host, conn.port),
+            base_url=base_url,
             api_key=api_key,
             project_id=project_id_from_extra(dict(extra)),
         )

@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
+from airflow_provider_browserbase.exceptions import BrowserbaseError
 from airflow_provider_browserbase.hooks._connection import resolve_base_url, session_url_for
 from airflow_provider_browserbase.hooks.browserbase import BrowserbaseHook
 from airflow_provider_browserbase.hooks.connection_form import CONN_FIELDS, UI_FIELD_BEHAVIOUR
@@ -36,6 +37,45 @@ from tests.hooks.conftest import API_KEY, PROJECT_ID, connection_json
 )
 def test_base_url_rules(host: str | None, port: int | None, expected: str) -> None:
     assert resolve_base_url(host, port) == expected
+
+
+SECRET_IN_HOST = "pw-in-host-SECRET-77"
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        f"http://alice:{SECRET_IN_HOST}@127.0.0.1:8787",
+        f"alice:{SECRET_IN_HOST}@bb.example.com",
+        f"https://{SECRET_IN_HOST}@api.browserbase.com/",
+        f"http://:{SECRET_IN_HOST}@localhost:8787",
+    ],
+)
+def test_credentials_in_the_host_are_refused_without_repeating_them(
+    host: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with pytest.raises(ValueError, match="must not contain a user name or password") as excinfo:
+        resolve_base_url(host)
+    assert SECRET_IN_HOST not in str(excinfo.value)
+
+    monkeypatch.setenv("AIRFLOW_CONN_BB_CREDS", connection_json(host=host))
+    hook = BrowserbaseHook("bb_creds")
+    with pytest.raises(BrowserbaseError, match=r"'bb_creds': the host \(API base URL\) must not") as raised:
+        hook.session_url("s-1")
+    ok, message = hook.test_connection()
+    assert not ok
+    assert "host (API base URL)" in message
+    texts = [str(raised.value), message, repr(hook)]
+    assert all(SECRET_IN_HOST not in text and "alice" not in text for text in texts)
+
+
+async def test_credentials_in_the_host_are_refused_by_the_async_lookup_too(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("AIRFLOW_CONN_BB_CREDS", connection_json(host=f"http://a:{SECRET_IN_HOST}@bb.test"))
+    with pytest.raises(BrowserbaseError, match="must not contain a user name or password") as raised:
+        await BrowserbaseHook("bb_creds").aget_session("s-1")
+    assert SECRET_IN_HOST not in str(raised.value)
 
 
 @pytest.mark.parametrize(
