@@ -49,6 +49,7 @@ from airflow_provider_browserbase.models import (
     build_metadata_query,
     metadata_matches,
     session_secrets,
+    settings_warnings,
     validation_errors,
 )
 
@@ -97,6 +98,10 @@ class BrowserbaseFlows(BrowserbaseHookBase):
         return tagged
 
     def _create_session_flow(self, params: SessionCreateParams) -> Generator[Step, Any, CreatedSession]:
+        notes = settings_warnings(params)
+        if notes:
+            # One line per create, naming fields only (never their values: a proxy entry may hold secrets).
+            self.log.warning("Browserbase session settings: %s", "; ".join(notes))
         if params.project_id is None and self.conn_settings.project_id:
             params = params.model_copy(update={"project_id": self.conn_settings.project_id})
         nonce = uuid.uuid4().hex

@@ -349,7 +349,7 @@ def test_ids_are_percent_encoded(api: ScriptedApi, hook: BrowserbaseHook) -> Non
         lambda h: h.list_sessions(status="running"),
         lambda h: h.list_sessions(metadata={"a": "b"}, q="user_metadata['a']:'b'"),
         lambda h: h.create_session(timeout=30_000),
-        lambda h: h.create_session(regoin="us-east-1"),
+        lambda h: h.create_session(region=""),
         lambda h: h.create_context(name=""),
         lambda h: h.upload_file("s-1", b"bytes without a name"),
     ],
