@@ -80,10 +80,6 @@ class SessionStatus:
         return status in cls.FAILED
 
 
-TERMINAL_STATUSES = SessionStatus.TERMINAL
-FAILED_STATUSES = SessionStatus.FAILED
-
-
 def is_terminal(status: str | None) -> bool:
     """Whether a session in ``status`` has ended (COMPLETED, ERROR or TIMED_OUT)."""
     return SessionStatus.is_terminal(status)
@@ -140,7 +136,14 @@ class _SettingsModel(_RequestModel):
 
 
 class _ResponseModel(BaseModel):
-    """A response body: unknown fields are kept, missing optional fields read as ``None``."""
+    """
+    A response body: unknown fields are kept (``model_extra``), missing optional fields read as ``None``.
+
+    A field Browserbase's official SDK marks required is either required here too, or ``None`` when
+    absent, never a made-up value that looks real (an absent usage read as ``0``, an absent signing key
+    as ``""``). The ones kept optional are those a tolerant status poll or an older server may lack
+    (dates, ``region``, ``keepAlive``); ``tests/contract/`` checks every model against the SDK's types.
+    """
 
     model_config = ConfigDict(
         alias_generator=to_camel, populate_by_name=True, extra="allow", defer_build=True
@@ -450,8 +453,8 @@ class CreatedSession(Session):
     """``POST /v1/sessions``: the new session and its credentials (connect URL and signing key)."""
 
     connect_url: str = Field(repr=False)
-    selenium_remote_url: str = Field(default="", repr=False)
-    signing_key: str = Field(default="", repr=False)
+    selenium_remote_url: str = Field(repr=False)
+    signing_key: str = Field(repr=False)
 
 
 class LivePage(_ResponseModel):
@@ -469,36 +472,47 @@ class SessionLiveURLs(_ResponseModel):
     debugger_fullscreen_url: str | None = Field(default=None, repr=False)
     debugger_url: str | None = Field(default=None, repr=False)
     ws_url: str | None = Field(default=None, repr=False)
-    pages: list[LivePage] = Field(default_factory=list)
+    pages: list[LivePage]
 
 
-class SessionLogMessage(_ResponseModel):
-    params: dict[str, Any] | None = None
-    result: dict[str, Any] | None = None
-    raw_body: str | None = None
+class SessionLogRequest(_ResponseModel):
+    """The CDP command of a log entry (``timestamp`` in ms since the epoch)."""
+
+    params: dict[str, Any]
+    raw_body: str
+    timestamp: int | None = None
+
+
+class SessionLogResponse(_ResponseModel):
+    """The CDP answer of a log entry (``timestamp`` in ms since the epoch)."""
+
+    result: dict[str, Any]
+    raw_body: str
     timestamp: int | None = None
 
 
 class SessionLog(_ResponseModel):
-    method: str | None = None
-    page_id: int | None = None
-    session_id: str | None = None
+    method: str
+    page_id: int
+    session_id: str
     frame_id: str | None = None
     loader_id: str | None = None
     timestamp: int | None = None
-    request: SessionLogMessage | None = None
-    response: SessionLogMessage | None = None
+    request: SessionLogRequest | None = None
+    response: SessionLogResponse | None = None
 
 
 class SessionRecordingEvent(_ResponseModel):
-    data: dict[str, Any] | None = None
-    session_id: str | None = None
-    timestamp: int | None = None
-    type: int | None = None
+    """An rrweb event (``type`` is rrweb's EventType, ``timestamp`` in ms since the epoch)."""
+
+    data: dict[str, Any]
+    session_id: str
+    timestamp: int
+    type: int
 
 
 class UploadResult(_ResponseModel):
-    message: str = ""
+    message: str
 
 
 class CreatedContext(_ResponseModel):
@@ -536,16 +550,8 @@ class Project(_ResponseModel):
 
 
 class ProjectUsage(_ResponseModel):
-    browser_minutes: int = 0
-    proxy_bytes: int = 0
-
-
-class APIErrorBody(_ResponseModel):
-    """Error body, Fastify style: ``{statusCode, error, message}``."""
-
-    status_code: int | None = None
-    error: str | None = None
-    message: str | None = None
+    browser_minutes: int
+    proxy_bytes: int
 
 
 # ---------------------------------------------------------------------------------------------------------
