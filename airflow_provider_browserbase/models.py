@@ -478,23 +478,26 @@ class SessionLiveURLs(_ResponseModel):
 class SessionLogRequest(_ResponseModel):
     """The CDP command of a log entry (``timestamp`` in ms since the epoch)."""
 
-    params: dict[str, Any]
-    raw_body: str
+    params: dict[str, Any] | None = None
+    raw_body: str | None = None
     timestamp: int | None = None
 
 
 class SessionLogResponse(_ResponseModel):
     """The CDP answer of a log entry (``timestamp`` in ms since the epoch)."""
 
-    result: dict[str, Any]
-    raw_body: str
+    result: dict[str, Any] | None = None
+    raw_body: str | None = None
     timestamp: int | None = None
 
 
 class SessionLog(_ResponseModel):
-    method: str
-    page_id: int
-    session_id: str
+    """One CDP command of a session and its answer. Fields read ``None`` when absent: a log reader should
+    not fail a whole log over one odd entry."""
+
+    method: str | None = None
+    page_id: int | None = None
+    session_id: str | None = None
     frame_id: str | None = None
     loader_id: str | None = None
     timestamp: int | None = None
@@ -505,10 +508,10 @@ class SessionLog(_ResponseModel):
 class SessionRecordingEvent(_ResponseModel):
     """An rrweb event (``type`` is rrweb's EventType, ``timestamp`` in ms since the epoch)."""
 
-    data: dict[str, Any]
-    session_id: str
-    timestamp: int
-    type: int
+    data: dict[str, Any] | None = None
+    session_id: str | None = None
+    timestamp: int | None = None
+    type: int | None = None
 
 
 class UploadResult(_ResponseModel):
