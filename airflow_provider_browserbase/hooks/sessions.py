@@ -239,12 +239,15 @@ def _end(
         raise
     if nonce is not None and (yield from release_duplicates(ctx, session_id, nonce)):
         ctx.ambiguous_nonces.pop(session_id, None)
+    # One line per event, in the order things happened: the release request and what its answer said.
     if session is None:
         ctx.log.info("Browserbase session %s does not exist any more: nothing to end", session_id)
     elif session.is_terminal:
-        ctx.log.info("Browserbase session %s has ended (status %s)", session_id, session.status)
+        ctx.log.info("Released Browserbase session %s: it has ended (status %s)", session_id, session.status)
     else:
-        ctx.log.info("Requested the release of Browserbase session %s", session_id)
+        ctx.log.info(
+            "Requested the release of Browserbase session %s (status %s)", session_id, session.status
+        )
     if wait and session is not None and not session.is_terminal:
         session = yield from _wait_until_ended(ctx, session_id, wait_timeout, poll_interval)
     return session
