@@ -20,12 +20,11 @@ from airflow_provider_browserbase.local.inputs import (
 from airflow_provider_browserbase.local.openapi import file_body, json_body
 from airflow_provider_browserbase.models import (
     SessionCreateParams,
+    SessionStatus,
     SessionUpdateParams,
     metadata_matches,
     parse_metadata_query,
 )
-
-STATUSES = ("PENDING", "RUNNING", "ERROR", "TIMED_OUT", "COMPLETED")
 
 
 def session_router() -> APIRouter:
@@ -53,8 +52,8 @@ def session_router() -> APIRouter:
     async def list_sessions(
         request: Request, status: str | None = None, q: str | None = None
     ) -> JSONResponse:
-        if status is not None and status not in STATUSES:
-            raise ApiError(400, f"querystring/status must be one of {', '.join(STATUSES)}")
+        if status is not None and status not in SessionStatus.KNOWN:
+            raise ApiError(400, f"querystring/status must be one of {', '.join(sorted(SessionStatus.KNOWN))}")
         terms = None
         if q is not None:
             try:

@@ -14,7 +14,7 @@ from airflow_provider_browserbase.exceptions import BrowserbaseError
 from airflow_provider_browserbase.hooks._connection import resolve_base_url, session_url_for
 from airflow_provider_browserbase.hooks.browserbase import BrowserbaseHook
 from airflow_provider_browserbase.hooks.connection_form import CONN_FIELDS, UI_FIELD_BEHAVIOUR
-from tests.hooks.conftest import API_KEY, PROJECT_ID, connection_json
+from tests.hooks.conftest import API_KEY, PROJECT_ID, connection_json, created_json, session_json
 
 
 @pytest.mark.parametrize(
@@ -133,7 +133,22 @@ def test_uri_form_connection(monkeypatch: pytest.MonkeyPatch) -> None:
     assert API_KEY not in repr(settings)
 
 
-async def test_async_resolution_never_calls_sync_get_connection(monkeypatch: pytest.MonkeyPatch) -> None:
+ASYNC_CALLS: dict[str, Any] = {
+    "alist_sessions": lambda h: h.alist_sessions(),
+    "acreate_session": lambda h: h.acreate_session(),
+    "aget_project": lambda h: h.aget_project(),
+    "aget_project_usage": lambda h: h.aget_project_usage(),
+    "acreate_context": lambda h: h.acreate_context(name="n"),
+    "aend_session": lambda h: h.aend_session("s-1"),
+    "asession_url": lambda h: h.asession_url("s-1"),
+}
+
+
+@pytest.mark.parametrize("call", ASYNC_CALLS.values(), ids=ASYNC_CALLS.keys())
+async def test_async_calls_never_call_sync_get_connection_on_the_loop(
+    call: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each async call resolves the connection with aget_connection first (a fresh hook each time)."""
     original = BrowserbaseHook.get_connection
 
     def forbidden_on_the_loop(*args: Any, **kwargs: Any) -> Any:
@@ -150,13 +165,31 @@ async def test_async_resolution_never_calls_sync_get_connection(monkeypatch: pyt
 
     def handler(request: httpx.Request) -> httpx.Response:
         seen.append(request)
-        return httpx.Response(200, json=[])
+        if request.url.path == "/v1/sessions" and request.method == "POST":
+            return httpx.Response(201, json=created_json())
+        if request.url.path == "/v1/sessions":
+            return httpx.Response(200, json=[])
+        if request.url.path.startswith("/v1/sessions/"):
+            return httpx.Response(200, json=session_json(status="COMPLETED"))
+        if request.url.path == "/v1/contexts":
+            return httpx.Response(
+                201,
+                json={
+                    "id": "c-1",
+                    "uploadUrl": "u",
+                    "publicKey": "k",
+                    "cipherAlgorithm": "AES-256-CBC",
+                    "initializationVectorSize": 16,
+                },
+            )
+        if request.url.path.endswith("/usage"):
+            return httpx.Response(200, json={"browserMinutes": 1, "proxyBytes": 0})
+        return httpx.Response(200, json={"id": PROJECT_ID, "name": "p"})
 
     hook = BrowserbaseHook(async_transport=httpx.MockTransport(handler))
-    assert await hook.alist_sessions() == []
-    assert await hook.asession_url("s-1") == "http://bb.test/sessions/s-1/live"
+    await call(hook)
     await hook.aclose()
-    assert seen[0].headers["X-BB-API-Key"] == API_KEY
+    assert all(request.headers["X-BB-API-Key"] == API_KEY for request in seen)
 
 
 def test_hook_attributes() -> None:
