@@ -14,7 +14,7 @@ from airflow_provider_browserbase.exceptions import BrowserbaseError
 from airflow_provider_browserbase.hooks._connection import resolve_base_url, session_url_for
 from airflow_provider_browserbase.hooks.browserbase import BrowserbaseHook
 from airflow_provider_browserbase.hooks.connection_form import CONN_FIELDS, UI_FIELD_BEHAVIOUR
-from tests.hooks.conftest import API_KEY, PROJECT_ID, connection_json, created_json, session_json
+from tests.hooks.hook_helpers import API_KEY, PROJECT_ID, connection_json, created_json, session_json
 
 
 @pytest.mark.parametrize(

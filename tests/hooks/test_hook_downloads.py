@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from airflow_provider_browserbase.hooks.browserbase import BrowserbaseHook
-    from tests.hooks.conftest import FakeClock, ScriptedApi
+    from tests.hooks.hook_helpers import FakeClock, ScriptedApi
 
 PATH = "/v1/sessions/s-1/downloads"
 

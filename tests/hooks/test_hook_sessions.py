@@ -12,11 +12,11 @@ from airflow_provider_browserbase.exceptions import (
     BrowserbaseServerError,
     BrowserbaseSessionError,
 )
-from tests.hooks.conftest import created_json, session_json
+from tests.hooks.hook_helpers import created_json, session_json
 
 if TYPE_CHECKING:
     from airflow_provider_browserbase.hooks.browserbase import BrowserbaseHook
-    from tests.hooks.conftest import FakeClock, ScriptedApi
+    from tests.hooks.hook_helpers import FakeClock, ScriptedApi
 
 PATH = "/v1/sessions/s-1"
 

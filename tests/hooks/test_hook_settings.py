@@ -12,11 +12,11 @@ import pytest
 from airflow_provider_browserbase.exceptions import BrowserbaseValidationError
 from airflow_provider_browserbase.models import settings_warnings, validate_session_settings
 from airflow_provider_browserbase.operators._session_settings import build_session_settings
-from tests.hooks.conftest import created_json
+from tests.hooks.hook_helpers import created_json
 
 if TYPE_CHECKING:
     from airflow_provider_browserbase.hooks.browserbase import BrowserbaseHook
-    from tests.hooks.conftest import ScriptedApi
+    from tests.hooks.hook_helpers import ScriptedApi
 
 WARNING = "Browserbase session settings:"
 
