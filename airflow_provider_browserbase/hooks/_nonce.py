@@ -151,9 +151,10 @@ def release_duplicates(
     return True
 
 
-def session_body_flow(ctx: CallContext, session_id: str) -> Generator[Step, Any, Any]:
+def session_call(session_id: str) -> ApiCall:
+    """``GET /v1/sessions/{id}``."""
     path = api_path("/v1/sessions/{}", session_id, what="session_id")
-    return (yield from json(ctx, ApiCall("get_session", "GET", path, session_id=session_id)))
+    return ApiCall("get_session", "GET", path, session_id=session_id)
 
 
 def request_release(ctx: CallContext, session_id: str) -> Generator[Step, Any, Session | None]:
@@ -173,7 +174,8 @@ def request_release(ctx: CallContext, session_id: str) -> Generator[Step, Any, S
         if err.status_code not in (400, 409, 410, 422):
             raise
         # Some servers refuse to release a session that has already ended: that is success too.
-        current = parse_answer(call, Session, (yield from session_body_flow(ctx, session_id)))
+        lookup = session_call(session_id)
+        current = parse_answer(lookup, Session, (yield from json(ctx, lookup)))
         if not current.is_terminal:
             raise
         return current

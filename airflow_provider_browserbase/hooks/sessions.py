@@ -21,7 +21,7 @@ from airflow_provider_browserbase.hooks._nonce import (
     list_sessions_flow,
     release_duplicates,
     request_release,
-    session_body_flow,
+    session_call,
     with_nonce,
 )
 from airflow_provider_browserbase.hooks._transport import (
@@ -179,8 +179,8 @@ def get_session(session_id: str) -> Operation[SessionDetails]:
 
 
 def _get(ctx: CallContext, session_id: str) -> Generator[Step, Any, SessionDetails]:
-    body = yield from session_body_flow(ctx, session_id)
-    details = parse_answer(ApiCall("get_session", "GET", ""), SessionDetails, body)
+    call = session_call(session_id)
+    details = parse_answer(call, SessionDetails, (yield from json(ctx, call)))
     yield Mask(session_secrets(details))
     return details
 
@@ -194,10 +194,11 @@ def get_session_status(session_id: str) -> Operation[Session]:
 def _status(ctx: CallContext, session_id: str) -> Generator[Step, Any, Session]:
     # Status polls drop the connect URL and signing key unread instead of masking them: each new
     # secret recompiles Airflow's masker regex, so a triggerer watching n sessions paid O(n²) CPU.
-    body = yield from session_body_flow(ctx, session_id)
+    call = session_call(session_id)
+    body = yield from json(ctx, call)
     if isinstance(body, dict):
         body = {key: value for key, value in body.items() if key not in SESSION_SECRET_FIELDS}
-    return parse_answer(ApiCall("get_session", "GET", ""), Session, body)
+    return parse_answer(call, Session, body)
 
 
 def list_sessions(
