@@ -98,7 +98,12 @@ def _create(ctx: CallContext, params: SessionCreateParams) -> Generator[Step, An
         outcome: Outcome = yield Send(call)
         if outcome.ok:
             assert outcome.response is not None
-            created = parse_answer(call, CreatedSession, json_body(call, outcome.response))
+            body = json_body(call, outcome.response)
+            try:
+                created = parse_answer(call, CreatedSession, body)
+            except BrowserbaseError:
+                yield from _end_unreadable(ctx, body)
+                raise
             yield Mask(session_secrets(created))
             ctx.log.info("Created Browserbase session %s (status %s)", created.id, created.status)
             if resent:
@@ -146,6 +151,18 @@ def _create(ctx: CallContext, params: SessionCreateParams) -> Generator[Step, An
             retries += 1
             continue
         raise outcome_error(call, outcome)
+
+
+def _end_unreadable(ctx: CallContext, body: Any) -> Generator[Step, Any, None]:
+    """End a session whose create answer cannot be used (no caller could ever end it); best effort."""
+    session_id = body.get("id") if isinstance(body, dict) else None
+    if not isinstance(session_id, str) or not session_id:
+        return
+    ctx.log.warning("Browserbase session %s was created but its answer cannot be used; ending it", session_id)
+    try:
+        yield from request_release(ctx, session_id)
+    except Exception as err:
+        ctx.log.warning("Could not end Browserbase session %s: %s", session_id, err)
 
 
 def _recover_created(
