@@ -10,7 +10,7 @@ The Browserbase hook, laid out by API resource.
 - ``_context``: the :class:`~airflow_provider_browserbase.hooks._context.CallContext` (connection settings,
   retry limits, clock, random source, logger), built by the hook before the first step (with
   ``get_connection`` for a sync call, ``aget_connection`` for an async one), and the steps every resource
-  shares (``request``, ``json``, ``one``, ``many``, ``nothing``).
+  shares (``request``, ``read_json``, ``one``, ``many``, ``nothing``).
 - ``_transport``: requests as data (``ApiCall``), the steps (``Send``, ``Sleep``, ``Mask``, ``Blocking``),
   the one retry policy and the error mapping; no I/O. ``_drivers``: the sync and the async driver that
   carry the steps out. ``_nonce``: finding what an ambiguous create produced. ``_downloads``: the one safe

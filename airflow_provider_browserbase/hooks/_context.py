@@ -117,7 +117,7 @@ def retry_pause(
     yield Sleep(wait)
 
 
-def json(ctx: CallContext, call: ApiCall, max_retries: int | None = None) -> Generator[Step, Any, Any]:
+def read_json(ctx: CallContext, call: ApiCall, max_retries: int | None = None) -> Generator[Step, Any, Any]:
     response = yield from request(ctx, call, max_retries)
     return json_body(call, response)
 
@@ -126,7 +126,7 @@ def one(call: ApiCall, model: type[M]) -> Operation[M]:
     """The operation reading one ``model`` from ``call``'s answer."""
 
     def flow(ctx: CallContext) -> Generator[Step, Any, M]:
-        return parse_answer(call, model, (yield from json(ctx, call)))
+        return parse_answer(call, model, (yield from read_json(ctx, call)))
 
     return flow
 
@@ -135,7 +135,7 @@ def many(call: ApiCall, model: type[M], max_retries: int | None = None) -> Opera
     """The operation reading a list of ``model`` from ``call``'s answer."""
 
     def flow(ctx: CallContext) -> Generator[Step, Any, list[M]]:
-        body = yield from json(ctx, call, max_retries)
+        body = yield from read_json(ctx, call, max_retries)
         return [parse_answer(call, model, item) for item in body or []]
 
     return flow

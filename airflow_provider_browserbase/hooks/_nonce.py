@@ -19,7 +19,7 @@ from airflow_provider_browserbase.exceptions import (
     BrowserbaseNotFoundError,
     BrowserbaseValidationError,
 )
-from airflow_provider_browserbase.hooks._context import json
+from airflow_provider_browserbase.hooks._context import read_json
 from airflow_provider_browserbase.hooks._transport import (
     ApiCall,
     Outcome,
@@ -73,7 +73,7 @@ def list_sessions_flow(
     ctx: CallContext, status: str | None, query: str | None, call_name: str = "list_sessions"
 ) -> Generator[Step, Any, list[Session]]:
     call = ApiCall(call_name, "GET", "/v1/sessions", params={"status": status, "q": query})
-    body = yield from json(ctx, call)
+    body = yield from read_json(ctx, call)
     return [parse_answer(call, Session, item) for item in body or []]
 
 
@@ -167,7 +167,7 @@ def request_release(ctx: CallContext, session_id: str) -> Generator[Step, Any, S
     body = SessionUpdateParams(project_id=ctx.settings.project_id).to_api()
     call = ApiCall("end_session", "POST", path, json=body, session_id=session_id)
     try:
-        return parse_answer(call, Session, (yield from json(ctx, call)))
+        return parse_answer(call, Session, (yield from read_json(ctx, call)))
     except BrowserbaseNotFoundError:
         return None
     except BrowserbaseAPIError as err:
@@ -175,7 +175,7 @@ def request_release(ctx: CallContext, session_id: str) -> Generator[Step, Any, S
             raise
         # Some servers refuse to release a session that has already ended: that is success too.
         lookup = session_call(session_id)
-        current = parse_answer(lookup, Session, (yield from json(ctx, lookup)))
+        current = parse_answer(lookup, Session, (yield from read_json(ctx, lookup)))
         if not current.is_terminal:
             raise
         return current

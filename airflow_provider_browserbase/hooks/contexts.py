@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from airflow_provider_browserbase.exceptions import BrowserbaseValidationError
-from airflow_provider_browserbase.hooks._context import by_id_call, json, nothing, one
+from airflow_provider_browserbase.hooks._context import by_id_call, nothing, one, read_json
 from airflow_provider_browserbase.hooks._transport import ApiCall, Step, parse_answer
 from airflow_provider_browserbase.models import (
     Context,
@@ -33,7 +33,7 @@ def create_context(name: str | None = None, project_id: str | None = None) -> Op
         body = params.model_copy(update={"project_id": params.project_id or ctx.settings.project_id}).to_api()
         # No idempotency key exists for contexts: repeat only what provably did not reach the server.
         call = ApiCall("create_context", "POST", "/v1/contexts", json=body, retry="unsent")
-        return parse_answer(call, CreatedContext, (yield from json(ctx, call)))
+        return parse_answer(call, CreatedContext, (yield from read_json(ctx, call)))
 
     return flow
 

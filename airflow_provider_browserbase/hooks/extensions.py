@@ -7,9 +7,9 @@ from typing import TYPE_CHECKING, Any
 from airflow_provider_browserbase.hooks._context import (
     by_id_call,
     file_part,
-    json,
     nothing,
     one,
+    read_json,
     upload_source,
 )
 from airflow_provider_browserbase.hooks._transport import ApiCall, Step, parse_answer
@@ -31,7 +31,7 @@ def upload_extension(file: str | Path | bytes, filename: str | None = None) -> O
 def _upload(ctx: CallContext, source: Any, name: str) -> Generator[Step, Any, Extension]:
     part = yield from file_part(source, name, "application/zip")
     call = ApiCall("upload_extension", "POST", "/v1/extensions", files=part, retry="unsent")
-    return parse_answer(call, Extension, (yield from json(ctx, call)))
+    return parse_answer(call, Extension, (yield from read_json(ctx, call)))
 
 
 def get_extension(extension_id: str) -> Operation[Extension]:

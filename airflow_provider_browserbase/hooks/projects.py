@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_browserbase.exceptions import BrowserbaseError, BrowserbaseValidationError
-from airflow_provider_browserbase.hooks._context import json, many
+from airflow_provider_browserbase.hooks._context import many, read_json
 from airflow_provider_browserbase.hooks._transport import ApiCall, Step, api_path, parse_answer
 from airflow_provider_browserbase.models import Project, ProjectUsage
 
@@ -45,7 +45,7 @@ def get_project(project_id: str | None = None) -> Operation[Project]:
     def flow(ctx: CallContext) -> Generator[Step, Any, Project]:
         chosen = yield from _chosen(ctx, project_id, "get_project")
         call = ApiCall("get_project", "GET", api_path("/v1/projects/{}", chosen, what="project_id"))
-        return parse_answer(call, Project, (yield from json(ctx, call)))
+        return parse_answer(call, Project, (yield from read_json(ctx, call)))
 
     return flow
 
@@ -59,6 +59,6 @@ def get_project_usage(project_id: str | None = None) -> Operation[ProjectUsage]:
         call = ApiCall(
             "get_project_usage", "GET", api_path("/v1/projects/{}/usage", chosen, what="project_id")
         )
-        return parse_answer(call, ProjectUsage, (yield from json(ctx, call)))
+        return parse_answer(call, ProjectUsage, (yield from read_json(ctx, call)))
 
     return flow

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_browserbase.hooks._context import file_part, json, upload_source
+from airflow_provider_browserbase.hooks._context import file_part, read_json, upload_source
 from airflow_provider_browserbase.hooks._transport import ApiCall, Step, api_path, parse_answer
 from airflow_provider_browserbase.models import UploadResult
 
@@ -25,6 +25,6 @@ def upload_file(
     def flow(ctx: CallContext) -> Generator[Step, Any, UploadResult]:
         part = yield from file_part(source, name, "application/octet-stream")
         call = ApiCall("upload_file", "POST", path, files=part, session_id=session_id)
-        return parse_answer(call, UploadResult, (yield from json(ctx, call)))
+        return parse_answer(call, UploadResult, (yield from read_json(ctx, call)))
 
     return flow

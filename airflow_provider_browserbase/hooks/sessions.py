@@ -15,7 +15,7 @@ from airflow_provider_browserbase.exceptions import (
     BrowserbaseValidationError,
 )
 from airflow_provider_browserbase.hooks._connection import session_url_for
-from airflow_provider_browserbase.hooks._context import json, retry_pause
+from airflow_provider_browserbase.hooks._context import read_json, retry_pause
 from airflow_provider_browserbase.hooks._nonce import (
     find_by_nonce,
     list_sessions_flow,
@@ -197,7 +197,7 @@ def get_session(session_id: str) -> Operation[SessionDetails]:
 
 def _get(ctx: CallContext, session_id: str) -> Generator[Step, Any, SessionDetails]:
     call = session_call(session_id)
-    details = parse_answer(call, SessionDetails, (yield from json(ctx, call)))
+    details = parse_answer(call, SessionDetails, (yield from read_json(ctx, call)))
     yield Mask(session_secrets(details))
     return details
 
@@ -212,7 +212,7 @@ def _status(ctx: CallContext, session_id: str) -> Generator[Step, Any, Session]:
     # Status polls drop the connect URL and signing key unread instead of masking them: each new
     # secret recompiles Airflow's masker regex, so a triggerer watching n sessions paid O(n²) CPU.
     call = session_call(session_id)
-    body = yield from json(ctx, call)
+    body = yield from read_json(ctx, call)
     if isinstance(body, dict):
         body = {key: value for key, value in body.items() if key not in SESSION_SECRET_FIELDS}
     return parse_answer(call, Session, body)
@@ -304,7 +304,7 @@ def get_live_urls(session_id: str, expires_in: int | None = None) -> Operation[S
     call = ApiCall("get_live_urls", "GET", path, params={"expiresIn": expires_in}, session_id=session_id)
 
     def flow(ctx: CallContext) -> Generator[Step, Any, SessionLiveURLs]:
-        live = parse_answer(call, SessionLiveURLs, (yield from json(ctx, call)))
+        live = parse_answer(call, SessionLiveURLs, (yield from read_json(ctx, call)))
         urls = [live.debugger_fullscreen_url, live.debugger_url, live.ws_url]
         for page in live.pages:
             urls += [page.debugger_url, page.debugger_fullscreen_url]
