@@ -130,12 +130,16 @@ class Blocking:
 Step = Send | Sleep | Mask | Blocking
 
 
+def check_id(value: str, what: str = "id") -> str:
+    """``value`` if it can name a resource; an empty or non-string id fails before any request."""
+    if not isinstance(value, str) or not value.strip():
+        raise BrowserbaseValidationError([(what, "must be a non-empty string")], "request")
+    return value
+
+
 def api_path(template: str, *ids: str, what: str = "id") -> str:
-    """Fill ``{}`` slots of ``template`` with percent-encoded ids; an empty id fails before any request."""
-    for value in ids:
-        if not isinstance(value, str) or not value.strip():
-            raise BrowserbaseValidationError([(what, "must be a non-empty string")], "request")
-    return template.format(*(quote(value, safe="") for value in ids))
+    """Fill ``{}`` slots of ``template`` with percent-encoded ids (each checked by :func:`check_id`)."""
+    return template.format(*(quote(check_id(value, what), safe="") for value in ids))
 
 
 # ---------------------------------------------------------------------------------------------------------

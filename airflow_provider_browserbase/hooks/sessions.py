@@ -32,6 +32,7 @@ from airflow_provider_browserbase.hooks._transport import (
     Sleep,
     Step,
     api_path,
+    check_id,
     describe_outcome,
     is_ambiguous,
     is_retryable,
@@ -62,11 +63,6 @@ if TYPE_CHECKING:
 
 # Fields of a session answer that grant control of the browser.
 SESSION_SECRET_FIELDS = frozenset({"connectUrl", "seleniumRemoteUrl", "signingKey"})
-
-
-def _session_id(session_id: str) -> str:
-    api_path("{}", session_id, what="session_id")
-    return session_id
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -191,7 +187,7 @@ def _recover_created(
 
 def get_session(session_id: str) -> Operation[SessionDetails]:
     """``GET /v1/sessions/{id}``, with the connect URL and signing key while the session lives."""
-    _session_id(session_id)
+    check_id(session_id, "session_id")
     return lambda ctx: _get(ctx, session_id)
 
 
@@ -204,7 +200,7 @@ def _get(ctx: CallContext, session_id: str) -> Generator[Step, Any, SessionDetai
 
 def get_session_status(session_id: str) -> Operation[Session]:
     """``GET /v1/sessions/{id}`` for status polls: the credentials are dropped unread, never masked."""
-    _session_id(session_id)
+    check_id(session_id, "session_id")
     return lambda ctx: _status(ctx, session_id)
 
 
@@ -241,7 +237,7 @@ def end_session(
     session_id: str, wait: bool = False, wait_timeout: float = 60.0, poll_interval: float = 1.0
 ) -> Operation[Session | None]:
     """Release a session (idempotent); with ``wait``, poll until it has ended."""
-    _session_id(session_id)
+    check_id(session_id, "session_id")
     return lambda ctx: _end(ctx, session_id, wait, wait_timeout, poll_interval)
 
 
@@ -316,7 +312,7 @@ def get_live_urls(session_id: str, expires_in: int | None = None) -> Operation[S
 
 def session_url(session_id: str) -> Operation[str]:
     """A page for a person: the Browserbase dashboard, or the local server's live view (no request)."""
-    _session_id(session_id)
+    check_id(session_id, "session_id")
 
     def flow(ctx: CallContext) -> Generator[Step, Any, str]:
         return session_url_for(ctx.settings.base_url, session_id)
