@@ -2,9 +2,13 @@
 Pydantic models of the Browserbase REST API (v1).
 
 Python names are snake_case; the wire names are camelCase aliases (``keep_alive`` <-> ``keepAlive``).
-Request models refuse unknown fields, so a typo in a DAG fails before any request is sent, naming the
-field; response models accept unknown fields, so new API fields never break a parse. Session status is an
-open string (the API has added values twice): unknown values parse and count as not terminal.
+Session settings are forward compatible: fields this project knows are validated before any request
+(a bad value fails naming the field and rule), fields it does not know are kept and sent unchanged
+(Browserbase adds settings, regions and proxy options more often than this provider is released), and
+:func:`settings_warnings` names them, with the closest known name when one is near (``keepalive``).
+Response models keep unknown fields too (``model_extra``), so new API fields never break a parse. Session
+status is an open string (the API has added values twice): unknown values parse and count as not
+terminal.
 
 The session lifetime is ``session_timeout`` in Python (``timeout`` collides with Airflow's own argument)
 and ``timeout`` on the wire, in seconds.
@@ -44,8 +48,9 @@ if TYPE_CHECKING:
 # Enumerations and status helpers
 # ---------------------------------------------------------------------------------------------------------
 
+#: The regions this provider knows; any other non-empty region is sent too, with a warning (new regions
+#: open more often than this provider is released).
 REGIONS: tuple[str, ...] = ("us-west-2", "us-east-1", "eu-central-1", "ap-southeast-1")
-Region = Literal["us-west-2", "us-east-1", "eu-central-1", "ap-southeast-1"]
 OperatingSystem = Literal["windows", "mac", "linux", "mobile", "tablet"]
 
 MIN_SESSION_TIMEOUT = 60
@@ -73,10 +78,6 @@ class SessionStatus:
     @classmethod
     def is_failed(cls, status: str | None) -> bool:
         return status in cls.FAILED
-
-
-TERMINAL_STATUSES = SessionStatus.TERMINAL
-FAILED_STATUSES = SessionStatus.FAILED
 
 
 def is_terminal(status: str | None) -> bool:
@@ -128,8 +129,21 @@ class _RequestModel(BaseModel):
         return self.model_dump(mode="json", by_alias=True, exclude_none=True)
 
 
+class _SettingsModel(_RequestModel):
+    """Session settings: known fields validated, unknown ones kept (``model_extra``) and sent unchanged."""
+
+    model_config = ConfigDict(extra="allow")
+
+
 class _ResponseModel(BaseModel):
-    """A response body: unknown fields are kept, missing optional fields read as ``None``."""
+    """
+    A response body: unknown fields are kept (``model_extra``), missing optional fields read as ``None``.
+
+    A field Browserbase's official SDK marks required is either required here too, or ``None`` when
+    absent, never a made-up value that looks real (an absent usage read as ``0``, an absent signing key
+    as ``""``). The ones kept optional are those a tolerant status poll or an older server may lack
+    (dates, ``region``, ``keepAlive``); ``tests/contract/`` checks every model against the SDK's types.
+    """
 
     model_config = ConfigDict(
         alias_generator=to_camel, populate_by_name=True, extra="allow", defer_build=True
@@ -158,19 +172,19 @@ LenientDatetime = Annotated[datetime | None, BeforeValidator(_lenient_datetime)]
 # ---------------------------------------------------------------------------------------------------------
 
 
-class Viewport(_RequestModel):
+class Viewport(_SettingsModel):
     width: int | None = Field(default=None, gt=0, le=10000)
     height: int | None = Field(default=None, gt=0, le=10000)
 
 
-class SessionContextSettings(_RequestModel):
+class SessionContextSettings(_SettingsModel):
     """``browserSettings.context``: a saved browser state, written back at session end if ``persist``."""
 
     id: str = Field(min_length=1)
     persist: bool | None = None
 
 
-class BrowserSettings(_RequestModel):
+class BrowserSettings(_SettingsModel):
     context: SessionContextSettings | None = None
     viewport: Viewport | None = None
     extension_id: str | None = None
@@ -189,7 +203,7 @@ class BrowserSettings(_RequestModel):
     fingerprint: dict[str, Any] | None = None
 
 
-class Geolocation(_RequestModel):
+class Geolocation(_SettingsModel):
     country: str = Field(min_length=2, max_length=2, description="ISO 3166-1 alpha-2 code")
     city: str | None = None
     state: str | None = Field(default=None, min_length=2, max_length=2, description="US state code")
@@ -201,7 +215,7 @@ class Geolocation(_RequestModel):
         return self
 
 
-class BrowserbaseProxy(_RequestModel):
+class BrowserbaseProxy(_SettingsModel):
     """A proxy managed by Browserbase."""
 
     type: Literal["browserbase"]
@@ -209,7 +223,7 @@ class BrowserbaseProxy(_RequestModel):
     geolocation: Geolocation | None = None
 
 
-class ExternalProxy(_RequestModel):
+class ExternalProxy(_SettingsModel):
     """Your own proxy server. The password is a secret: it never appears in a repr or a log."""
 
     type: Literal["external"]
@@ -223,7 +237,7 @@ class ExternalProxy(_RequestModel):
         return value.get_secret_value() if value is not None else None
 
 
-class NoProxy(_RequestModel):
+class NoProxy(_SettingsModel):
     """Direct connection (no proxy) for the domains matching ``domain_pattern``."""
 
     type: Literal["none"]
@@ -233,7 +247,7 @@ class NoProxy(_RequestModel):
 Proxy = Annotated[BrowserbaseProxy | ExternalProxy | NoProxy, Field(discriminator="type")]
 
 
-class ProxySettings(_RequestModel):
+class ProxySettings(_SettingsModel):
     ca_certificates: list[str] | None = None
 
 
@@ -254,7 +268,7 @@ def user_metadata_size(metadata: Mapping[str, Any]) -> int:
     return len(json.dumps(metadata, separators=(",", ":"), ensure_ascii=False))
 
 
-class SessionCreateParams(_RequestModel):
+class SessionCreateParams(_SettingsModel):
     """
     Body of ``POST /v1/sessions``.
 
@@ -268,7 +282,7 @@ class SessionCreateParams(_RequestModel):
     keep_alive: bool | None = None
     proxies: bool | list[Proxy] | None = None
     proxy_settings: ProxySettings | None = None
-    region: Region | None = None
+    region: str | None = None
     session_timeout: int | None = Field(
         default=None,
         validation_alias=AliasChoices("session_timeout", "timeout", "sessionTimeout"),
@@ -295,6 +309,13 @@ class SessionCreateParams(_RequestModel):
                 f"must be between {MIN_SESSION_TIMEOUT} and {MAX_SESSION_TIMEOUT} seconds, got {value}{hint}"
             )
         return int(number)
+
+    @field_validator("region", mode="before")
+    @classmethod
+    def _region_named(cls, value: Any) -> Any:
+        if value is not None and (not isinstance(value, str) or not value.strip()):
+            raise ValueError("must be a non-empty string such as 'us-west-2'")
+        return value.strip() if isinstance(value, str) else value
 
     @field_validator("proxies", mode="before")
     @classmethod
@@ -432,8 +453,8 @@ class CreatedSession(Session):
     """``POST /v1/sessions``: the new session and its credentials (connect URL and signing key)."""
 
     connect_url: str = Field(repr=False)
-    selenium_remote_url: str = Field(default="", repr=False)
-    signing_key: str = Field(default="", repr=False)
+    selenium_remote_url: str = Field(repr=False)
+    signing_key: str = Field(repr=False)
 
 
 class LivePage(_ResponseModel):
@@ -451,28 +472,42 @@ class SessionLiveURLs(_ResponseModel):
     debugger_fullscreen_url: str | None = Field(default=None, repr=False)
     debugger_url: str | None = Field(default=None, repr=False)
     ws_url: str | None = Field(default=None, repr=False)
-    pages: list[LivePage] = Field(default_factory=list)
+    pages: list[LivePage]
 
 
-class SessionLogMessage(_ResponseModel):
+class SessionLogRequest(_ResponseModel):
+    """The CDP command of a log entry (``timestamp`` in ms since the epoch)."""
+
     params: dict[str, Any] | None = None
+    raw_body: str | None = None
+    timestamp: int | None = None
+
+
+class SessionLogResponse(_ResponseModel):
+    """The CDP answer of a log entry (``timestamp`` in ms since the epoch)."""
+
     result: dict[str, Any] | None = None
     raw_body: str | None = None
     timestamp: int | None = None
 
 
 class SessionLog(_ResponseModel):
+    """One CDP command of a session and its answer. Fields read ``None`` when absent: a log reader should
+    not fail a whole log over one odd entry."""
+
     method: str | None = None
     page_id: int | None = None
     session_id: str | None = None
     frame_id: str | None = None
     loader_id: str | None = None
     timestamp: int | None = None
-    request: SessionLogMessage | None = None
-    response: SessionLogMessage | None = None
+    request: SessionLogRequest | None = None
+    response: SessionLogResponse | None = None
 
 
 class SessionRecordingEvent(_ResponseModel):
+    """An rrweb event (``type`` is rrweb's EventType, ``timestamp`` in ms since the epoch)."""
+
     data: dict[str, Any] | None = None
     session_id: str | None = None
     timestamp: int | None = None
@@ -480,7 +515,7 @@ class SessionRecordingEvent(_ResponseModel):
 
 
 class UploadResult(_ResponseModel):
-    message: str = ""
+    message: str
 
 
 class CreatedContext(_ResponseModel):
@@ -518,16 +553,8 @@ class Project(_ResponseModel):
 
 
 class ProjectUsage(_ResponseModel):
-    browser_minutes: int = 0
-    proxy_bytes: int = 0
-
-
-class APIErrorBody(_ResponseModel):
-    """Error body, Fastify style: ``{statusCode, error, message}``."""
-
-    status_code: int | None = None
-    error: str | None = None
-    message: str | None = None
+    browser_minutes: int
+    proxy_bytes: int
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -584,29 +611,77 @@ def _known_names(model: type[BaseModel]) -> set[str]:
     return names
 
 
-def _unknown_setting_errors(model: type[BaseModel], keys: Iterable[str]) -> list[tuple[str, str]]:
-    known = _known_names(model)
-    errors = []
-    for key in keys:
-        if key in known:
-            continue
-        close = difflib.get_close_matches(key, sorted(n for n in known if "_" in n or n.islower()), n=1)
-        rule = "unknown setting" + (f"; did you mean {close[0]!r}?" if close else "")
-        errors.append((key, rule))
-    return errors
+def _normalized(name: str) -> str:
+    return name.replace("_", "").lower()
+
+
+def closest_known_name(model: type[BaseModel], key: str) -> str | None:
+    """
+    The known field name ``key`` most likely meant, or ``None``.
+
+    A name equal but for case and underscores (``keepalive``) gets the known spelling in the same style
+    (camelCase unless ``key`` has an underscore); otherwise the nearest name by spelling, if close.
+    """
+    known = sorted(_known_names(model))
+    same = [name for name in known if _normalized(name) == _normalized(key) and name != key]
+    if same:
+        styled = [name for name in same if ("_" in name) == ("_" in key)]
+        return (styled or same)[0]
+    close = difflib.get_close_matches(key, known, n=1, cutoff=0.8)
+    return close[0] if close else None
+
+
+def _unknown_fields(params: BaseModel, path: str = "") -> list[str]:
+    """Every field of ``params`` (recursively) that its model does not know, as ``path (hint)`` texts."""
+    found: list[str] = []
+    for key in params.model_extra or {}:
+        hint = closest_known_name(type(params), key)
+        found.append(f"{path}{key}" + (f" (did you mean {hint!r}?)" if hint else ""))
+    for name in type(params).model_fields:
+        value = getattr(params, name)
+        items = list(enumerate(value)) if isinstance(value, list) else [(None, value)]
+        for index, item in items:
+            if isinstance(item, _SettingsModel):
+                where = f"{path}{name}" + (f"[{index}]" if index is not None else "")
+                found += _unknown_fields(item, f"{where}.")
+    return found
+
+
+def settings_warnings(params: SessionCreateParams) -> list[str]:
+    """
+    What to warn about in settings that are sent anyway: unknown fields (with the closest known name when
+    one is near, for a casing typo such as ``keepalive``) and a region this provider does not know.
+    """
+    notes = []
+    unknown = _unknown_fields(params)
+    if unknown:
+        notes.append(
+            "fields this provider version does not know are sent to the API unchanged: " + ", ".join(unknown)
+        )
+    if params.region is not None and params.region not in REGIONS:
+        notes.append(
+            f"region {params.region!r} is not one of the regions this provider version knows "
+            f"({', '.join(REGIONS)}); it is sent unchanged"
+        )
+    return notes
 
 
 def validate_session_settings(settings: Mapping[str, Any] | SessionCreateParams) -> SessionCreateParams:
     """
     Validate session settings given as snake_case or camelCase names.
 
+    Known fields are checked (type, range); unknown ones are kept as given, to be sent unchanged (see
+    :func:`settings_warnings`).
+
     :raises BrowserbaseValidationError: naming each bad field and its rule, before any request.
     """
     if isinstance(settings, SessionCreateParams):
         return settings
-    errors = _unknown_setting_errors(SessionCreateParams, settings.keys())
-    if errors:
-        raise BrowserbaseValidationError(errors, "session settings")
+    if not isinstance(settings, Mapping):
+        raise BrowserbaseValidationError(
+            [("(settings)", f"must be a mapping of setting names to values, got {type(settings).__name__}")],
+            "session settings",
+        )
     try:
         return SessionCreateParams.model_validate(dict(settings))
     except ValidationError as exc:

@@ -29,14 +29,14 @@ def _init_worker(base_url: str) -> None:
     os.environ[CONN_ENV] = conn_json(base_url)
     os.environ["AIRFLOW__LOGGING__LOGGING_LEVEL"] = "WARNING"
     from airflow_provider_browserbase.decorators.browserbase import browserbase_task
-    from airflow_provider_browserbase.hooks._flows import BrowserbaseFlows
+    from airflow_provider_browserbase.hooks import sessions
     from airflow_provider_browserbase.hooks._transport import Send
 
-    original = BrowserbaseFlows._create_session_flow
+    original = sessions._create
     _STATE["sends"] = 0
 
-    def counting(self: BrowserbaseFlows, params: Any) -> Any:
-        flow = original(self, params)
+    def counting(ctx: Any, params: Any) -> Any:
+        flow = original(ctx, params)
         value = None
         while True:
             try:
@@ -47,7 +47,7 @@ def _init_worker(base_url: str) -> None:
                 _STATE["sends"] += 1
             value = yield step
 
-    BrowserbaseFlows._create_session_flow = counting  # type: ignore[method-assign]
+    sessions._create = counting
     _STATE["decorator"] = browserbase_task
     _STATE["url"] = f"{base_url}/demo/"
     import playwright.sync_api  # noqa: F401 - imported before the clock, as a warm worker has it

@@ -25,12 +25,29 @@ def _is_loopback(hostname: str) -> bool:
         return False
 
 
+class CredentialsInHostError(ValueError):
+    """The connection's host carries a user name or password (``http://user:pw@host``)."""
+
+
+CREDENTIALS_IN_HOST_RULE = (
+    "the host (API base URL) must not contain a user name or password ('user:password@'): the API key "
+    "belongs in the password field ('API Key'), and a URL with credentials would be shown in logs, links "
+    "and messages"
+)
+
+
 def resolve_base_url(host: str | None, port: int | None = None) -> str:
     """
     The API base URL for a connection ``host`` (and ``port``, when the host names none).
 
     Empty means the Browserbase cloud API. A host without a scheme gets ``http://`` when it is a loopback
     address or ``localhost`` (the local server) and ``https://`` otherwise. A trailing slash is dropped.
+
+    A host with credentials (``http://alice:pw@host``) is refused rather than cleaned: the base URL appears
+    in the session link, the connection test's message and error texts, and Browserbase authenticates with
+    the API key header only, so credentials there are a mistake (or a secret about to leak), never needed.
+
+    :raises CredentialsInHostError: naming the rule, never repeating the host (it holds the secret).
     """
     text = (host or "").strip()
     if not text:
@@ -39,6 +56,8 @@ def resolve_base_url(host: str | None, port: int | None = None) -> str:
         hostname = urlsplit(f"//{text}").hostname or text
         text = f"{'http' if _is_loopback(hostname) else 'https'}://{text}"
     parts = urlsplit(text)
+    if "@" in parts.netloc:
+        raise CredentialsInHostError(CREDENTIALS_IN_HOST_RULE)
     if port and parts.port is None and parts.hostname:
         text = parts._replace(netloc=f"{parts.netloc}:{port}").geturl()
     return text.rstrip("/")

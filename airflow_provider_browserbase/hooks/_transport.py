@@ -14,10 +14,11 @@ import random
 import re
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 from urllib.parse import quote
 
 import httpx
+from pydantic import BaseModel, ValidationError
 
 from airflow_provider_browserbase.exceptions import (
     BrowserbaseAPIError,
@@ -28,9 +29,12 @@ from airflow_provider_browserbase.exceptions import (
     BrowserbaseValidationError,
     error_class_for_status,
 )
+from airflow_provider_browserbase.models import validation_errors
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
+
+M = TypeVar("M", bound=BaseModel)
 
 INITIAL_RETRY_DELAY = 0.5
 MAX_RETRY_DELAY = 8.0
@@ -116,15 +120,26 @@ class Mask:
     secrets: tuple[str, ...] = field(default_factory=tuple)
 
 
-Step = Send | Sleep | Mask
+@dataclass(frozen=True)
+class Blocking:
+    """Work that blocks (file I/O): the sync driver calls it, the async driver runs it in a thread."""
+
+    work: Callable[[], Any]
+
+
+Step = Send | Sleep | Mask | Blocking
+
+
+def check_id(value: str, what: str = "id") -> str:
+    """``value`` if it can name a resource; an empty or non-string id fails before any request."""
+    if not isinstance(value, str) or not value.strip():
+        raise BrowserbaseValidationError([(what, "must be a non-empty string")], "request")
+    return value
 
 
 def api_path(template: str, *ids: str, what: str = "id") -> str:
-    """Fill ``{}`` slots of ``template`` with percent-encoded ids; an empty id fails before any request."""
-    for value in ids:
-        if not isinstance(value, str) or not value.strip():
-            raise BrowserbaseValidationError([(what, "must be a non-empty string")], "request")
-    return template.format(*(quote(value, safe="") for value in ids))
+    """Fill ``{}`` slots of ``template`` with percent-encoded ids (each checked by :func:`check_id`)."""
+    return template.format(*(quote(check_id(value, what), safe="") for value in ids))
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -312,6 +327,22 @@ def describe_outcome(outcome: Outcome) -> str:
     if outcome.response is not None:
         return f"HTTP {outcome.response.status_code}"
     return type(outcome.error).__name__
+
+
+def parse_answer(call: ApiCall, model: type[M], body: Any) -> M:
+    """
+    A success answer read as ``model``.
+
+    :raises BrowserbaseError: naming the fields that do not fit (an answer missing a field the API
+        documents as always present is a broken answer, not a value to guess).
+    """
+    try:
+        return model.model_validate(body)
+    except ValidationError as exc:
+        problems = "; ".join(f"{path}: {rule}" for path, rule in validation_errors(exc))
+        raise BrowserbaseError(
+            f"Browserbase {call.call} returned an answer this provider cannot read ({problems})"
+        ) from None
 
 
 def json_body(call: ApiCall, response: httpx.Response) -> Any:

@@ -1,61 +1,94 @@
 """
 The Browserbase hook: every call to the Browserbase REST API goes through here.
 
-Every method has an ``a``-prefixed async twin sharing all its logic: operations are step generators
-(``_flows``) that a sync and an async driver (``_base``) carry out over the rules in ``_transport``.
+This module is the public face only. Each method is one line: it asks a resource module (``sessions``,
+``session_downloads``, ``contexts``, ...) for the operation, and a driver (``_drivers``) carries it out
+with the call context (``_context``) resolved first: with ``get_connection`` for a sync method, with
+``aget_connection`` for its ``a``-prefixed async twin.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import TYPE_CHECKING, Any, TypeVar
+import random
+import time
+import warnings
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from airflow_provider_browserbase.exceptions import BrowserbaseAPIError
+import httpx
+from airflow.providers.common.compat.sdk import BaseHook, mask_secret
+
+from airflow_provider_browserbase import __version__
+from airflow_provider_browserbase.exceptions import BrowserbaseError
+from airflow_provider_browserbase.hooks import (
+    contexts,
+    extensions,
+    projects,
+    session_downloads,
+    session_logs,
+    session_uploads,
+    sessions,
+)
 from airflow_provider_browserbase.hooks._connection import (
     ConnectionSettings,
-    is_browserbase_cloud,
-    session_url_for,
+    CredentialsInHostError,
+    project_id_from_extra,
+    resolve_base_url,
 )
-from airflow_provider_browserbase.hooks._downloads import extract_files
-from airflow_provider_browserbase.hooks._flows import BrowserbaseFlows
-from airflow_provider_browserbase.hooks._transport import (
-    ApiCall,
-    Step,
-    api_path,
-)
+from airflow_provider_browserbase.hooks._context import CallContext
+from airflow_provider_browserbase.hooks._downloads import DEFAULT_MAX_FILES, DEFAULT_MAX_TOTAL_BYTES
+from airflow_provider_browserbase.hooks._drivers import run_async, run_sync
 from airflow_provider_browserbase.hooks.connection_form import (
     CONN_FIELDS,
     UI_FIELD_BEHAVIOUR,
     ui_field_behaviour_for_python_api,
 )
-from airflow_provider_browserbase.models import Context as BrowserbaseContext
-from airflow_provider_browserbase.models import (
-    CreatedContext,
-    CreatedSession,
-    Extension,
-    Project,
-    ProjectUsage,
-    Session,
-    SessionDetails,
-    SessionLiveURLs,
-    SessionLog,
-    SessionRecordingEvent,
-    UploadResult,
-    validate_session_settings,
-)
+from airflow_provider_browserbase.models import build_models
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Generator, Iterator, Mapping
+    from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
     from pathlib import Path
+
+    from airflow.providers.common.compat.sdk import Connection
+    from airflow.sdk import ObjectStoragePath
+    from typing_extensions import Self
+
+    from airflow_provider_browserbase.hooks._context import Operation
+    from airflow_provider_browserbase.models import (
+        Context,
+        CreatedContext,
+        CreatedSession,
+        Extension,
+        Project,
+        ProjectUsage,
+        Session,
+        SessionDetails,
+        SessionLiveURLs,
+        SessionLog,
+        SessionRecordingEvent,
+        UploadResult,
+    )
 
 
 __all__ = ["CONN_FIELDS", "UI_FIELD_BEHAVIOUR", "BrowserbaseHook"]
 
 T = TypeVar("T")
 
+USER_AGENT = f"airflow-provider-browserbase/{__version__}"
 
-class BrowserbaseHook(BrowserbaseFlows):
+
+async def _amask(secret: str) -> None:
+    try:
+        from airflow.sdk.log import amask_secret
+    except ImportError:  # Airflow < 3.3.2: the sync call is the only one
+        mask_secret(secret)
+    else:
+        await amask_secret(secret)
+
+
+class BrowserbaseHook(BaseHook):
     """
     Talk to the Browserbase API: sessions, contexts, extensions, projects, downloads and uploads.
 
@@ -77,6 +110,43 @@ class BrowserbaseHook(BrowserbaseFlows):
     default_conn_name = "browserbase_default"
     conn_type = "browserbase"
     hook_name = "Browserbase"
+
+    def __init__(
+        self,
+        browserbase_conn_id: str = default_conn_name,
+        *,
+        api_timeout: float = 60.0,
+        connect_timeout: float = 5.0,
+        max_retries: int = 3,
+        max_retry_wait: float = 60.0,
+        rate_limit_wait: float = 120.0,
+        transport: httpx.BaseTransport | None = None,
+        async_transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        super().__init__()
+        build_models()  # before any thread of this process validates an answer
+        self.browserbase_conn_id = browserbase_conn_id
+        self.api_timeout = api_timeout
+        self.connect_timeout = connect_timeout
+        self.max_retries = max(0, max_retries)
+        self.max_retry_wait = max_retry_wait
+        self.rate_limit_wait = rate_limit_wait
+        self._transport = transport
+        self._async_transport = async_transport
+        self._client: httpx.Client | None = None
+        self._aclient: httpx.AsyncClient | None = None
+        self._aclient_loop: asyncio.AbstractEventLoop | None = None
+        # Injectable so tests can check waits without waiting.
+        self._sleep: Callable[[float], None] = time.sleep
+        self._asleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+        self._clock: Callable[[], float] = time.monotonic
+        self._random: Callable[[], float] = random.random
+        # Session id -> create nonce, for sessions created by a re-sent create after an ambiguous failure:
+        # the first create may still produce a session under the same nonce, which ending this one sweeps.
+        self._ambiguous_nonces: dict[str, str] = {}
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(browserbase_conn_id={self.browserbase_conn_id!r})"
 
     # -----------------------------------------------------------------------------------------------------
     # Connection form (Airflow 3.0/3.1; 3.2+ reads CONN_FIELDS / UI_FIELD_BEHAVIOUR from provider info)
@@ -105,39 +175,160 @@ class BrowserbaseHook(BrowserbaseFlows):
         }
 
     # -----------------------------------------------------------------------------------------------------
-    # Public API: sessions
+    # Connection, clients, call context
+    # -----------------------------------------------------------------------------------------------------
+
+    def _settings_from(self, conn: Connection, extra: Mapping[str, Any]) -> ConnectionSettings:
+        api_key = (conn.password or "").strip()
+        if not api_key:
+            raise BrowserbaseError(
+                f"Browserbase connection {self.browserbase_conn_id!r} has no API key: "
+                "set it in the connection's password field ('API Key')"
+            )
+        mask_secret(api_key)
+        try:
+            base_url = resolve_base_url(conn.host, conn.port)
+        except CredentialsInHostError as err:
+            raise BrowserbaseError(f"Browserbase connection {self.browserbase_conn_id!r}: {err}") from None
+        return ConnectionSettings(
+            conn_id=self.browserbase_conn_id,
+            base_url=base_url,
+            api_key=api_key,
+            project_id=project_id_from_extra(dict(extra)),
+        )
+
+    @cached_property
+    def conn_settings(self) -> ConnectionSettings:
+        """The connection's base URL, API key and project, read once (sync code only)."""
+        conn = self.get_connection(self.browserbase_conn_id)
+        return self._settings_from(conn, conn.extra_dejson)
+
+    async def aget_conn_settings(self) -> ConnectionSettings:
+        """:attr:`conn_settings` for async code: never calls the sync ``get_connection`` on the loop."""
+        if "conn_settings" not in self.__dict__:
+            from airflow.providers.common.compat.connection import (
+                get_async_connection,
+                get_async_extra_dejson,
+            )
+
+            conn = await get_async_connection(self.browserbase_conn_id, hook=self)
+            extra = await get_async_extra_dejson(conn)
+            self.__dict__["conn_settings"] = self._settings_from(conn, extra)
+        return cast("ConnectionSettings", self.__dict__["conn_settings"])
+
+    @property
+    def base_url(self) -> str:
+        return self.conn_settings.base_url
+
+    @property
+    def project_id(self) -> str | None:
+        return self.conn_settings.project_id
+
+    def _client_options(self, settings: ConnectionSettings) -> dict[str, Any]:
+        return {
+            "base_url": settings.base_url,
+            "headers": {
+                "X-BB-API-Key": settings.api_key,
+                "Accept": "application/json",
+                "User-Agent": USER_AGENT,
+            },
+            "timeout": httpx.Timeout(self.api_timeout, connect=self.connect_timeout),
+        }
+
+    def get_conn(self) -> httpx.Client:
+        """The hook's pooled sync client, created on first use."""
+        if self._client is None:
+            self._client = httpx.Client(transport=self._transport, **self._client_options(self.conn_settings))
+        return self._client
+
+    async def aget_conn(self) -> httpx.AsyncClient:
+        """The hook's pooled async client for the running event loop, created on first use."""
+        loop = asyncio.get_running_loop()
+        if self._aclient is None or self._aclient_loop is not loop:
+            # A client is bound to the loop it first ran on; a new loop (a new asyncio.run) needs its own.
+            settings = await self.aget_conn_settings()
+            self._aclient = httpx.AsyncClient(
+                transport=self._async_transport, **self._client_options(settings)
+            )
+            self._aclient_loop = loop
+        return self._aclient
+
+    def close(self) -> None:
+        """Close the sync client (the async one is closed by :meth:`aclose`)."""
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    async def aclose(self) -> None:
+        """Close both clients."""
+        self.close()
+        if self._aclient is not None:
+            client, self._aclient, self._aclient_loop = self._aclient, None, None
+            await client.aclose()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    def _context(self, settings: ConnectionSettings) -> CallContext:
+        return CallContext(
+            settings=settings,
+            max_retries=self.max_retries,
+            max_retry_wait=self.max_retry_wait,
+            rate_limit_wait=self.rate_limit_wait,
+            clock=self._clock,
+            random=self._random,
+            log=self.log,
+            ambiguous_nonces=self._ambiguous_nonces,
+        )
+
+    def _run(self, operation: Operation[T]) -> T:
+        """Carry out ``operation`` synchronously, the connection read with ``get_connection`` first."""
+        flow = operation(self._context(self.conn_settings))
+        return run_sync(flow, self.get_conn, self._sleep, mask_secret)
+
+    async def _arun(self, operation: Operation[T]) -> T:
+        """Carry out ``operation`` on the event loop, the connection read with ``aget_connection`` first."""
+        flow = operation(self._context(await self.aget_conn_settings()))
+        return await run_async(flow, self.aget_conn, self._asleep, _amask)
+
+    # -----------------------------------------------------------------------------------------------------
+    # Sessions
     # -----------------------------------------------------------------------------------------------------
 
     def create_session(self, **settings: Any) -> CreatedSession:
         """
         Create a session; ``settings`` are :class:`SessionCreateParams` fields, snake_case or camelCase.
 
-        Settings are validated before any request. The create carries a nonce in
-        ``userMetadata.airflow.nonce``; after an ambiguous failure (read timeout, 5xx, dropped connection)
-        the hook looks the session up by that nonce and returns it, and sends a new create only when two
-        lookups a retry pause apart find none. Should the first create still produce a session after that,
-        the duplicate is ended as soon as a list shows it: right after the new create, and again by
-        :meth:`end_session` for the returned session (same hook instance). HTTP 429 is waited out as
-        ``Retry-After`` says, up to ``rate_limit_wait`` seconds in total, then raised as
-        :class:`BrowserbaseRateLimitError`.
-        ``project_id`` defaults to the connection's.
+        Known settings are validated before any request; unknown ones are sent unchanged, named in one
+        warning. The create carries a nonce in ``userMetadata.airflow.nonce``; after an ambiguous failure
+        (read timeout, 5xx, dropped connection) the hook looks the session up by that nonce and returns it,
+        and sends a new create only when two lookups a retry pause apart find none. Should the first
+        create still produce a session after that, the duplicate is ended as soon as a list shows it:
+        right after the new create, and again by :meth:`end_session` for the returned session (same hook
+        instance). HTTP 429 is waited out as ``Retry-After`` says, up to ``rate_limit_wait`` seconds in
+        total, then raised as :class:`BrowserbaseRateLimitError`. ``project_id`` defaults to the
+        connection's.
         """
-        params = validate_session_settings(settings)
-        return self._run(self._create_session_flow(params))
+        return self._run(sessions.create_session(settings))
 
     async def acreate_session(self, **settings: Any) -> CreatedSession:
-        params = validate_session_settings(settings)
-        await self.aget_conn_settings()
-        return await self._arun(self._create_session_flow(params))
+        return await self._arun(sessions.create_session(settings))
 
     def get_session(self, session_id: str) -> SessionDetails:
         """Retrieve a session (with its connect URL and signing key while it lives)."""
-        api_path("{}", session_id, what="session_id")
-        return self._run(self._get_session_flow(session_id))
+        return self._run(sessions.get_session(session_id))
 
     async def aget_session(self, session_id: str) -> SessionDetails:
-        api_path("{}", session_id, what="session_id")
-        return await self._arun(self._get_session_flow(session_id))
+        return await self._arun(sessions.get_session(session_id))
 
     def get_session_status(self, session_id: str) -> Session:
         """
@@ -146,12 +337,10 @@ class BrowserbaseHook(BrowserbaseFlows):
         Unlike :meth:`get_session`, nothing secret is kept, so nothing is registered with Airflow's secrets
         masker: a process polling many sessions (the triggerer) does not grow the masker per session.
         """
-        api_path("{}", session_id, what="session_id")
-        return self._run(self._session_status_flow(session_id))
+        return self._run(sessions.get_session_status(session_id))
 
     async def aget_session_status(self, session_id: str) -> Session:
-        api_path("{}", session_id, what="session_id")
-        return await self._arun(self._session_status_flow(session_id))
+        return await self._arun(sessions.get_session_status(session_id))
 
     def list_sessions(
         self, status: str | None = None, metadata: Mapping[str, Any] | None = None, *, q: str | None = None
@@ -162,14 +351,12 @@ class BrowserbaseHook(BrowserbaseFlows):
         :param metadata: e.g. ``{"airflow": {"dag_id": "etl"}}``: sessions whose metadata holds every leaf.
         :param q: a raw metadata query, instead of ``metadata``.
         """
-        query = self._list_query(status, metadata, q)
-        return self._run(self._list_sessions_flow(status, query))
+        return self._run(sessions.list_sessions(status, metadata, q))
 
     async def alist_sessions(
         self, status: str | None = None, metadata: Mapping[str, Any] | None = None, *, q: str | None = None
     ) -> list[Session]:
-        query = self._list_query(status, metadata, q)
-        return await self._arun(self._list_sessions_flow(status, query))
+        return await self._arun(sessions.list_sessions(status, metadata, q))
 
     def end_session(
         self, session_id: str, wait: bool = False, wait_timeout: float = 60.0, poll_interval: float = 1.0
@@ -182,137 +369,26 @@ class BrowserbaseHook(BrowserbaseFlows):
         For a session this hook created by re-sending a create, any other live session carrying the same
         create nonce is ended too (best effort, warned about, never raised).
         """
-        api_path("{}", session_id, what="session_id")
-        return self._run(self._end_session_flow(session_id, wait, wait_timeout, poll_interval))
+        return self._run(sessions.end_session(session_id, wait, wait_timeout, poll_interval))
 
     async def aend_session(
         self, session_id: str, wait: bool = False, wait_timeout: float = 60.0, poll_interval: float = 1.0
     ) -> Session | None:
-        api_path("{}", session_id, what="session_id")
-        return await self._arun(self._end_session_flow(session_id, wait, wait_timeout, poll_interval))
+        return await self._arun(sessions.end_session(session_id, wait, wait_timeout, poll_interval))
 
     def get_live_urls(self, session_id: str, expires_in: int | None = None) -> SessionLiveURLs:
         """Live-view (debugger) URLs of a running session. They grant control: they are masked in logs."""
-        api_path("{}", session_id, what="session_id")
-        return self._run(self._debug_flow(session_id, expires_in))
+        return self._run(sessions.get_live_urls(session_id, expires_in))
 
     async def aget_live_urls(self, session_id: str, expires_in: int | None = None) -> SessionLiveURLs:
-        api_path("{}", session_id, what="session_id")
-        return await self._arun(self._debug_flow(session_id, expires_in))
-
-    def _logs_call(self, session_id: str) -> ApiCall:
-        path = api_path("/v1/sessions/{}/logs", session_id, what="session_id")
-        return ApiCall("get_session_logs", "GET", path, session_id=session_id)
-
-    def get_session_logs(self, session_id: str) -> list[SessionLog]:
-        """The CDP request/response log of a session."""
-        return self._run(self._list_flow(self._logs_call(session_id), SessionLog))
-
-    async def aget_session_logs(self, session_id: str) -> list[SessionLog]:
-        return await self._arun(self._list_flow(self._logs_call(session_id), SessionLog))
-
-    def _recording_call(self, session_id: str) -> ApiCall:
-        path = api_path("/v1/sessions/{}/recording", session_id, what="session_id")
-        return ApiCall("get_session_recording", "GET", path, session_id=session_id)
-
-    def get_session_recording(self, session_id: str) -> list[SessionRecordingEvent]:
-        """The rrweb recording events of a session's first tab (deprecated by Browserbase)."""
-        return self._run(self._list_flow(self._recording_call(session_id), SessionRecordingEvent))
-
-    async def aget_session_recording(self, session_id: str) -> list[SessionRecordingEvent]:
-        return await self._arun(self._list_flow(self._recording_call(session_id), SessionRecordingEvent))
-
-    def get_downloads_zip(self, session_id: str) -> bytes:
-        """The session's downloaded files as one zip (an empty archive is 22 bytes)."""
-        self._zip_call(session_id)
-        return self._run(self._zip_flow(session_id))
-
-    async def aget_downloads_zip(self, session_id: str) -> bytes:
-        self._zip_call(session_id)
-        return await self._arun(self._zip_flow(session_id))
-
-    def wait_for_downloads(
-        self, session_id: str, timeout: float = 60, poll_interval: float = 2, min_files: int = 1
-    ) -> bytes:
-        """The downloads zip once it holds ``min_files`` files; polls while it has fewer (sync lags)."""
-        self._zip_call(session_id)
-        return self._run(self._wait_for_downloads_flow(session_id, timeout, poll_interval, min_files))
-
-    async def await_for_downloads(
-        self, session_id: str, timeout: float = 60, poll_interval: float = 2, min_files: int = 1
-    ) -> bytes:
-        self._zip_call(session_id)
-        return await self._arun(self._wait_for_downloads_flow(session_id, timeout, poll_interval, min_files))
-
-    def download_files(
-        self,
-        session_id: str,
-        destination: str | Path,
-        timeout: float = 60,
-        *,
-        poll_interval: float = 2,
-        min_files: int = 1,
-    ) -> list[Path]:
-        """Wait for the session's downloads and extract them into ``destination``, refusing unsafe names."""
-        data = self.wait_for_downloads(session_id, timeout, poll_interval, min_files)
-        return extract_files(data, destination)
-
-    async def adownload_files(
-        self,
-        session_id: str,
-        destination: str | Path,
-        timeout: float = 60,
-        *,
-        poll_interval: float = 2,
-        min_files: int = 1,
-    ) -> list[Path]:
-        data = await self.await_for_downloads(session_id, timeout, poll_interval, min_files)
-        return await asyncio.to_thread(extract_files, data, destination)
-
-    def _upload_call(self, session_id: str, part: dict[str, Any]) -> ApiCall:
-        path = api_path("/v1/sessions/{}/uploads", session_id, what="session_id")
-        return ApiCall("upload_file", "POST", path, files=part, session_id=session_id)
-
-    def upload_file(
-        self, session_id: str, file: str | Path | bytes, filename: str | None = None
-    ) -> UploadResult:
-        """Upload a file to the session's browser host (multipart field ``file``)."""
-        call = self._upload_call(session_id, self._upload_part(file, filename, "application/octet-stream"))
-        return self._run(self._one_flow(call, UploadResult))
-
-    async def aupload_file(
-        self, session_id: str, file: str | Path | bytes, filename: str | None = None
-    ) -> UploadResult:
-        api_path("{}", session_id, what="session_id")
-        part = await asyncio.to_thread(self._upload_part, file, filename, "application/octet-stream")
-        return await self._arun(self._one_flow(self._upload_call(session_id, part), UploadResult))
+        return await self._arun(sessions.get_live_urls(session_id, expires_in))
 
     def session_url(self, session_id: str) -> str:
-        """
-        A page for a person: the Browserbase dashboard, or the server's live view with its capability.
-
-        A server other than Browserbase's cloud (``browserbase-local``) opens a session's live view only with
-        the token that ``GET /v1/sessions/<id>/debug`` hands out: the URL is that answer's ``debuggerUrl``
-        (masked in logs like every live-view URL). Once the session has ended there is none, and the plain
-        page, which then shows nothing without a token, is returned.
-        """
-        base_url = self.conn_settings.base_url
-        if is_browserbase_cloud(base_url):
-            return session_url_for(base_url, session_id)
-        try:
-            return self.get_live_urls(session_id).debugger_url or session_url_for(base_url, session_id)
-        except BrowserbaseAPIError:
-            return session_url_for(base_url, session_id)
+        """A page for a person: the Browserbase dashboard, or the local server's live view."""
+        return self._run(sessions.session_url(session_id))
 
     async def asession_url(self, session_id: str) -> str:
-        base_url = (await self.aget_conn_settings()).base_url
-        if is_browserbase_cloud(base_url):
-            return session_url_for(base_url, session_id)
-        try:
-            live = await self.aget_live_urls(session_id)
-        except BrowserbaseAPIError:
-            return session_url_for(base_url, session_id)
-        return live.debugger_url or session_url_for(base_url, session_id)
+        return await self._arun(sessions.session_url(session_id))
 
     @contextlib.contextmanager
     def session(self, **settings: Any) -> Iterator[CreatedSession]:
@@ -338,92 +414,169 @@ class BrowserbaseHook(BrowserbaseFlows):
                 self.log.warning("Could not end Browserbase session %s", created.id, exc_info=True)
 
     # -----------------------------------------------------------------------------------------------------
-    # Public API: contexts, extensions, projects
+    # A session's logs, recording, downloads and uploads
+    # -----------------------------------------------------------------------------------------------------
+
+    def get_session_logs(self, session_id: str) -> list[SessionLog]:
+        """The CDP request/response log of a session."""
+        return self._run(session_logs.get_session_logs(session_id))
+
+    async def aget_session_logs(self, session_id: str) -> list[SessionLog]:
+        return await self._arun(session_logs.get_session_logs(session_id))
+
+    def get_session_recording(self, session_id: str) -> list[SessionRecordingEvent]:
+        """The rrweb recording events of a session's first tab (deprecated by Browserbase)."""
+        return self._run(session_logs.get_session_recording(session_id))
+
+    async def aget_session_recording(self, session_id: str) -> list[SessionRecordingEvent]:
+        return await self._arun(session_logs.get_session_recording(session_id))
+
+    def get_downloads_zip(self, session_id: str) -> bytes:
+        """The session's downloaded files as one zip (an empty archive is 22 bytes)."""
+        return self._run(session_downloads.get_downloads_zip(session_id))
+
+    async def aget_downloads_zip(self, session_id: str) -> bytes:
+        return await self._arun(session_downloads.get_downloads_zip(session_id))
+
+    def wait_for_downloads(
+        self, session_id: str, timeout: float = 60, poll_interval: float = 2, min_files: int = 1
+    ) -> bytes:
+        """The downloads zip once it holds ``min_files`` files; polls while it has fewer (sync lags)."""
+        return self._run(session_downloads.wait_for_downloads(session_id, timeout, poll_interval, min_files))
+
+    async def await_downloads(
+        self, session_id: str, timeout: float = 60, poll_interval: float = 2, min_files: int = 1
+    ) -> bytes:
+        """The async twin of :meth:`wait_for_downloads`."""
+        return await self._arun(
+            session_downloads.wait_for_downloads(session_id, timeout, poll_interval, min_files)
+        )
+
+    async def await_for_downloads(
+        self, session_id: str, timeout: float = 60, poll_interval: float = 2, min_files: int = 1
+    ) -> bytes:
+        """Deprecated name of :meth:`await_downloads` (``a`` + ``wait_for_downloads`` read as "await for")."""
+        from airflow.exceptions import AirflowProviderDeprecationWarning
+
+        warnings.warn(
+            "BrowserbaseHook.await_for_downloads is deprecated; use await_downloads",
+            AirflowProviderDeprecationWarning,
+            stacklevel=2,
+        )
+        return await self.await_downloads(session_id, timeout, poll_interval, min_files)
+
+    def download_files(
+        self,
+        session_id: str,
+        destination: str | Path | ObjectStoragePath,
+        timeout: float = 60,
+        *,
+        poll_interval: float = 2,
+        min_files: int = 1,
+        max_total_bytes: int = DEFAULT_MAX_TOTAL_BYTES,
+        max_files: int = DEFAULT_MAX_FILES,
+    ) -> list[Any]:
+        """
+        Wait for the session's downloads and extract them into ``destination`` (a folder or any
+        ``ObjectStoragePath``), refusing unsafe names, symbolic links and archives that unpack to more
+        than ``max_total_bytes`` or hold more than ``max_files`` files. Returns the written paths.
+        """
+        return self._run(
+            session_downloads.download_files(
+                session_id, destination, timeout, poll_interval, min_files, max_total_bytes, max_files
+            )
+        )
+
+    async def adownload_files(
+        self,
+        session_id: str,
+        destination: str | Path | ObjectStoragePath,
+        timeout: float = 60,
+        *,
+        poll_interval: float = 2,
+        min_files: int = 1,
+        max_total_bytes: int = DEFAULT_MAX_TOTAL_BYTES,
+        max_files: int = DEFAULT_MAX_FILES,
+    ) -> list[Any]:
+        return await self._arun(
+            session_downloads.download_files(
+                session_id, destination, timeout, poll_interval, min_files, max_total_bytes, max_files
+            )
+        )
+
+    def upload_file(
+        self, session_id: str, file: str | Path | bytes, filename: str | None = None
+    ) -> UploadResult:
+        """Upload a file to the session's browser host (multipart field ``file``)."""
+        return self._run(session_uploads.upload_file(session_id, file, filename))
+
+    async def aupload_file(
+        self, session_id: str, file: str | Path | bytes, filename: str | None = None
+    ) -> UploadResult:
+        return await self._arun(session_uploads.upload_file(session_id, file, filename))
+
+    # -----------------------------------------------------------------------------------------------------
+    # Contexts, extensions, projects
     # -----------------------------------------------------------------------------------------------------
 
     def create_context(self, name: str | None = None, project_id: str | None = None) -> CreatedContext:
         """Create a context (saved browser state); ``project_id`` defaults to the connection's."""
-        return self._run(self._create_context_flow(name, project_id))
+        return self._run(contexts.create_context(name, project_id))
 
     async def acreate_context(self, name: str | None = None, project_id: str | None = None) -> CreatedContext:
-        await self.aget_conn_settings()
-        return await self._arun(self._create_context_flow(name, project_id))
+        return await self._arun(contexts.create_context(name, project_id))
 
-    @staticmethod
-    def _by_id_call(call: str, method: str, collection: str, resource_id: str, what: str) -> ApiCall:
-        """A GET or DELETE of one context or extension (a DELETE answers with no body)."""
-        path = api_path(f"/v1/{collection}/{{}}", resource_id, what=what)
-        return ApiCall(call, method, path, accept="*/*" if method == "DELETE" else "application/json")
+    def get_context(self, context_id: str) -> Context:
+        return self._run(contexts.get_context(context_id))
 
-    def _context_call(self, call: str, method: str, context_id: str) -> ApiCall:
-        return self._by_id_call(call, method, "contexts", context_id, "context_id")
-
-    def get_context(self, context_id: str) -> BrowserbaseContext:
-        return self._run(
-            self._one_flow(self._context_call("get_context", "GET", context_id), BrowserbaseContext)
-        )
-
-    async def aget_context(self, context_id: str) -> BrowserbaseContext:
-        call = self._context_call("get_context", "GET", context_id)
-        return await self._arun(self._one_flow(call, BrowserbaseContext))
+    async def aget_context(self, context_id: str) -> Context:
+        return await self._arun(contexts.get_context(context_id))
 
     def delete_context(self, context_id: str) -> None:
         """Delete a context; a missing one raises :class:`BrowserbaseNotFoundError`."""
-        self._run(self._none_flow(self._context_call("delete_context", "DELETE", context_id)))
+        self._run(contexts.delete_context(context_id))
 
     async def adelete_context(self, context_id: str) -> None:
-        await self._arun(self._none_flow(self._context_call("delete_context", "DELETE", context_id)))
+        await self._arun(contexts.delete_context(context_id))
 
     def upload_extension(self, file: str | Path | bytes, filename: str | None = None) -> Extension:
         """Upload a Chrome extension zip; use its id as ``extension_id`` when creating sessions."""
-        part = self._upload_part(file, filename or "extension.zip", "application/zip")
-        return self._run(self._one_flow(self._extension_call(part), Extension))
+        return self._run(extensions.upload_extension(file, filename))
 
     async def aupload_extension(self, file: str | Path | bytes, filename: str | None = None) -> Extension:
-        part = await asyncio.to_thread(
-            self._upload_part, file, filename or "extension.zip", "application/zip"
-        )
-        return await self._arun(self._one_flow(self._extension_call(part), Extension))
-
-    def _extension_id_call(self, call: str, method: str, extension_id: str) -> ApiCall:
-        return self._by_id_call(call, method, "extensions", extension_id, "extension_id")
+        return await self._arun(extensions.upload_extension(file, filename))
 
     def get_extension(self, extension_id: str) -> Extension:
-        return self._run(
-            self._one_flow(self._extension_id_call("get_extension", "GET", extension_id), Extension)
-        )
+        return self._run(extensions.get_extension(extension_id))
 
     async def aget_extension(self, extension_id: str) -> Extension:
-        call = self._extension_id_call("get_extension", "GET", extension_id)
-        return await self._arun(self._one_flow(call, Extension))
+        return await self._arun(extensions.get_extension(extension_id))
 
     def delete_extension(self, extension_id: str) -> None:
-        self._run(self._none_flow(self._extension_id_call("delete_extension", "DELETE", extension_id)))
+        self._run(extensions.delete_extension(extension_id))
 
     async def adelete_extension(self, extension_id: str) -> None:
-        await self._arun(self._none_flow(self._extension_id_call("delete_extension", "DELETE", extension_id)))
+        await self._arun(extensions.delete_extension(extension_id))
 
     def list_projects(self) -> list[Project]:
-        return self._run(self._list_flow(ApiCall("list_projects", "GET", "/v1/projects"), Project))
+        return self._run(projects.list_projects())
 
     async def alist_projects(self) -> list[Project]:
-        return await self._arun(self._list_flow(ApiCall("list_projects", "GET", "/v1/projects"), Project))
+        return await self._arun(projects.list_projects())
 
     def get_project(self, project_id: str | None = None) -> Project:
         """A project: the given one, else the connection's, else the first the key sees."""
-        return self._run(self._get_project_flow(project_id))
+        return self._run(projects.get_project(project_id))
 
     async def aget_project(self, project_id: str | None = None) -> Project:
-        await self.aget_conn_settings()
-        return await self._arun(self._get_project_flow(project_id))
+        return await self._arun(projects.get_project(project_id))
 
     def get_project_usage(self, project_id: str | None = None) -> ProjectUsage:
         """Browser minutes and proxy bytes used by a project (chosen as in :meth:`get_project`)."""
-        return self._run(self._usage_flow(project_id))
+        return self._run(projects.get_project_usage(project_id))
 
     async def aget_project_usage(self, project_id: str | None = None) -> ProjectUsage:
-        await self.aget_conn_settings()
-        return await self._arun(self._usage_flow(project_id))
+        return await self._arun(projects.get_project_usage(project_id))
 
     # -----------------------------------------------------------------------------------------------------
     # Connection test
@@ -438,15 +591,10 @@ class BrowserbaseHook(BrowserbaseFlows):
     def test_connection(self) -> tuple[bool, str]:
         """One ``GET /v1/projects`` without retries; ``(ok, message)``, never raising."""
         try:
-            call = ApiCall("test_connection", "GET", "/v1/projects")
-            projects = self._run(self._list_flow_once(call))
+            found = self._run(projects.list_projects(max_retries=0))
         except Exception as err:
             return False, self._scrub(str(err) or type(err).__name__)
         return True, (
             f"Connected to the Browserbase API at {self.conn_settings.base_url} "
-            f"({len(projects)} project(s) visible)"
+            f"({len(found)} project(s) visible)"
         )
-
-    def _list_flow_once(self, call: ApiCall) -> Generator[Step, Any, list[Project]]:
-        body = yield from self._json(call, max_retries=0)
-        return [Project.model_validate(item) for item in body or []]

@@ -22,6 +22,7 @@ from airflow_provider_browserbase.local.session_settings import ProxyConfigError
 from airflow_provider_browserbase.local.uploads import receive_file
 from airflow_provider_browserbase.models import (
     SessionCreateParams,
+    SessionStatus,
     SessionUpdateParams,
     metadata_matches,
     parse_metadata_query,
@@ -29,8 +30,6 @@ from airflow_provider_browserbase.models import (
 
 if TYPE_CHECKING:
     from pathlib import Path
-
-STATUSES = ("PENDING", "RUNNING", "ERROR", "TIMED_OUT", "COMPLETED")
 
 
 def session_router() -> APIRouter:
@@ -63,8 +62,8 @@ def session_router() -> APIRouter:
     async def list_sessions(
         request: Request, status: str | None = None, q: str | None = None
     ) -> JSONResponse:
-        if status is not None and status not in STATUSES:
-            raise ApiError(400, f"querystring/status must be one of {', '.join(STATUSES)}")
+        if status is not None and status not in SessionStatus.KNOWN:
+            raise ApiError(400, f"querystring/status must be one of {', '.join(sorted(SessionStatus.KNOWN))}")
         terms = None
         if q is not None:
             try:

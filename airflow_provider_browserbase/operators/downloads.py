@@ -2,31 +2,18 @@
 
 from __future__ import annotations
 
-import io
-import posixpath
-import zipfile
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import BaseOperator
 
-from airflow_provider_browserbase.exceptions import BrowserbaseError
+from airflow_provider_browserbase.hooks._downloads import DEFAULT_MAX_FILES, DEFAULT_MAX_TOTAL_BYTES
 from airflow_provider_browserbase.hooks.browserbase import BrowserbaseHook
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from airflow.sdk import Context, ObjectStoragePath
-
-
-def _safe_member_name(name: str) -> str | None:
-    """The member's relative path, or ``None`` for a folder entry; refuses names escaping the folder."""
-    if name.endswith("/"):
-        return None
-    normalized = posixpath.normpath(name.replace("\\", "/"))
-    if normalized.startswith(("/", "../")) or normalized in ("..", ".") or ":" in normalized.split("/")[0]:
-        raise BrowserbaseError(f"Refusing to write a downloaded file named {name!r} outside the destination")
-    return normalized
 
 
 class BrowserbaseDownloadsOperator(BaseOperator):
@@ -43,6 +30,9 @@ class BrowserbaseDownloadsOperator(BaseOperator):
     :param timeout: seconds to wait for the downloads.
     :param min_files: how many files to wait for.
     :param poll_interval: seconds between two checks.
+    :param max_total_bytes: the most bytes the files may unpack to in all (100 MiB by default); an archive
+        that unpacks to more fails the task, and what was written of it is removed.
+    :param max_files: the most files the archive may hold (1000 by default).
     :param browserbase_conn_id: the Browserbase connection.
     """
 
@@ -57,6 +47,8 @@ class BrowserbaseDownloadsOperator(BaseOperator):
         timeout: float = 60.0,
         min_files: int = 1,
         poll_interval: float = 2.0,
+        max_total_bytes: int = DEFAULT_MAX_TOTAL_BYTES,
+        max_files: int = DEFAULT_MAX_FILES,
         browserbase_conn_id: str = BrowserbaseHook.default_conn_name,
         **kwargs: Any,
     ) -> None:
@@ -66,6 +58,8 @@ class BrowserbaseDownloadsOperator(BaseOperator):
         self.timeout = timeout
         self.min_files = min_files
         self.poll_interval = poll_interval
+        self.max_total_bytes = max_total_bytes
+        self.max_files = max_files
         self.browserbase_conn_id = browserbase_conn_id
 
     @cached_property
@@ -75,19 +69,17 @@ class BrowserbaseDownloadsOperator(BaseOperator):
     def execute(self, context: Context) -> list[str]:
         from airflow.sdk import ObjectStoragePath
 
-        archive = self.hook.wait_for_downloads(
-            self.session_id, timeout=self.timeout, poll_interval=self.poll_interval, min_files=self.min_files
+        # The hook's extractor: unsafe names, symbolic links and zip bombs are refused before or while
+        # writing, for a local folder and object storage alike.
+        written = self.hook.download_files(
+            self.session_id,
+            ObjectStoragePath(self.destination),
+            timeout=self.timeout,
+            poll_interval=self.poll_interval,
+            min_files=self.min_files,
+            max_total_bytes=self.max_total_bytes,
+            max_files=self.max_files,
         )
-        destination = ObjectStoragePath(self.destination)
-        written: list[str] = []
-        with zipfile.ZipFile(io.BytesIO(archive)) as bundle:
-            for member in bundle.infolist():
-                name = _safe_member_name(member.filename)
-                if name is None:
-                    continue
-                target = destination / name
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_bytes(bundle.read(member))
-                self.log.info("Wrote %s (%d bytes)", target, member.file_size)
-                written.append(str(target))
-        return written
+        for path in written:
+            self.log.info("Wrote %s", path)
+        return [str(path) for path in written]

@@ -10,10 +10,11 @@ from typing import Any
 import httpx
 import pytest
 
+from airflow_provider_browserbase.exceptions import BrowserbaseError
 from airflow_provider_browserbase.hooks._connection import resolve_base_url, session_url_for
 from airflow_provider_browserbase.hooks.browserbase import BrowserbaseHook
 from airflow_provider_browserbase.hooks.connection_form import CONN_FIELDS, UI_FIELD_BEHAVIOUR
-from tests.hooks.conftest import API_KEY, PROJECT_ID, connection_json
+from tests.hooks.hook_helpers import API_KEY, PROJECT_ID, connection_json, created_json, session_json
 
 
 @pytest.mark.parametrize(
@@ -36,6 +37,45 @@ from tests.hooks.conftest import API_KEY, PROJECT_ID, connection_json
 )
 def test_base_url_rules(host: str | None, port: int | None, expected: str) -> None:
     assert resolve_base_url(host, port) == expected
+
+
+SECRET_IN_HOST = "pw-in-host-SECRET-77"
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        f"http://alice:{SECRET_IN_HOST}@127.0.0.1:8787",
+        f"alice:{SECRET_IN_HOST}@bb.example.com",
+        f"https://{SECRET_IN_HOST}@api.browserbase.com/",
+        f"http://:{SECRET_IN_HOST}@localhost:8787",
+    ],
+)
+def test_credentials_in_the_host_are_refused_without_repeating_them(
+    host: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with pytest.raises(ValueError, match="must not contain a user name or password") as excinfo:
+        resolve_base_url(host)
+    assert SECRET_IN_HOST not in str(excinfo.value)
+
+    monkeypatch.setenv("AIRFLOW_CONN_BB_CREDS", connection_json(host=host))
+    hook = BrowserbaseHook("bb_creds")
+    with pytest.raises(BrowserbaseError, match=r"'bb_creds': the host \(API base URL\) must not") as raised:
+        hook.session_url("s-1")
+    ok, message = hook.test_connection()
+    assert not ok
+    assert "host (API base URL)" in message
+    texts = [str(raised.value), message, repr(hook)]
+    assert all(SECRET_IN_HOST not in text and "alice" not in text for text in texts)
+
+
+async def test_credentials_in_the_host_are_refused_by_the_async_lookup_too(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("AIRFLOW_CONN_BB_CREDS", connection_json(host=f"http://a:{SECRET_IN_HOST}@bb.test"))
+    with pytest.raises(BrowserbaseError, match="must not contain a user name or password") as raised:
+        await BrowserbaseHook("bb_creds").aget_session("s-1")
+    assert SECRET_IN_HOST not in str(raised.value)
 
 
 @pytest.mark.parametrize(
@@ -93,7 +133,22 @@ def test_uri_form_connection(monkeypatch: pytest.MonkeyPatch) -> None:
     assert API_KEY not in repr(settings)
 
 
-async def test_async_resolution_never_calls_sync_get_connection(monkeypatch: pytest.MonkeyPatch) -> None:
+ASYNC_CALLS: dict[str, Any] = {
+    "alist_sessions": lambda h: h.alist_sessions(),
+    "acreate_session": lambda h: h.acreate_session(),
+    "aget_project": lambda h: h.aget_project(),
+    "aget_project_usage": lambda h: h.aget_project_usage(),
+    "acreate_context": lambda h: h.acreate_context(name="n"),
+    "aend_session": lambda h: h.aend_session("s-1"),
+    "asession_url": lambda h: h.asession_url("s-1"),
+}
+
+
+@pytest.mark.parametrize("call", ASYNC_CALLS.values(), ids=ASYNC_CALLS.keys())
+async def test_async_calls_never_call_sync_get_connection_on_the_loop(
+    call: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each async call resolves the connection with aget_connection first (a fresh hook each time)."""
     original = BrowserbaseHook.get_connection
 
     def forbidden_on_the_loop(*args: Any, **kwargs: Any) -> Any:
@@ -107,24 +162,63 @@ async def test_async_resolution_never_calls_sync_get_connection(monkeypatch: pyt
 
     monkeypatch.setattr(BrowserbaseHook, "get_connection", staticmethod(forbidden_on_the_loop))
     seen: list[httpx.Request] = []
-
     live = "http://bb.test/sessions/s-1/live?token=t"
 
     def handler(request: httpx.Request) -> httpx.Response:
         seen.append(request)
         if request.url.path == "/v1/sessions/s-1/debug":
-            return httpx.Response(200, json={"debuggerUrl": live, "pages": []})
-        if request.url.path == "/v1/sessions/s-2/debug":
-            return httpx.Response(410, json={"statusCode": 410, "message": "Session s-2 has ended"})
-        return httpx.Response(200, json=[])
+            return httpx.Response(200, json=live_urls_json(live))
+        if request.url.path == "/v1/sessions" and request.method == "POST":
+            return httpx.Response(201, json=created_json())
+        if request.url.path == "/v1/sessions":
+            return httpx.Response(200, json=[])
+        if request.url.path.startswith("/v1/sessions/"):
+            return httpx.Response(200, json=session_json(status="COMPLETED"))
+        if request.url.path == "/v1/contexts":
+            return httpx.Response(
+                201,
+                json={
+                    "id": "c-1",
+                    "uploadUrl": "u",
+                    "publicKey": "k",
+                    "cipherAlgorithm": "AES-256-CBC",
+                    "initializationVectorSize": 16,
+                },
+            )
+        if request.url.path.endswith("/usage"):
+            return httpx.Response(200, json={"browserMinutes": 1, "proxyBytes": 0})
+        return httpx.Response(200, json={"id": PROJECT_ID, "name": "p"})
 
     hook = BrowserbaseHook(async_transport=httpx.MockTransport(handler))
-    assert await hook.alist_sessions() == []
-    # Not Browserbase's cloud: the live view's URL with its token, from /debug; the plain page once ended.
-    assert await hook.asession_url("s-1") == live
-    assert await hook.asession_url("s-2") == "http://bb.test/sessions/s-2/live"
+    await call(hook)
     await hook.aclose()
-    assert seen[0].headers["X-BB-API-Key"] == API_KEY
+    assert all(request.headers["X-BB-API-Key"] == API_KEY for request in seen)
+
+
+def live_urls_json(live: str) -> dict[str, Any]:
+    return {"debuggerUrl": live, "debuggerFullscreenUrl": live, "wsUrl": "ws://bb.test/x", "pages": []}
+
+
+@pytest.mark.parametrize("asynchronous", [False, True], ids=["sync", "async"])
+async def test_session_url_of_a_local_server_carries_the_live_view_token(asynchronous: bool) -> None:
+    """Not Browserbase's cloud: the live view's URL with its token, from /debug; the plain page once ended."""
+    live = "http://bb.test/sessions/s-1/live?token=t"
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/v1/sessions/s-1/debug":
+            return httpx.Response(200, json=live_urls_json(live))
+        return httpx.Response(410, json={"statusCode": 410, "message": "Session s-2 has ended"})
+
+    transport = httpx.MockTransport(handler)
+    if asynchronous:
+        hook = BrowserbaseHook(async_transport=transport)
+        assert await hook.asession_url("s-1") == live
+        assert await hook.asession_url("s-2") == "http://bb.test/sessions/s-2/live"
+        await hook.aclose()
+    else:
+        hook = BrowserbaseHook(transport=transport)
+        assert hook.session_url("s-1") == live
+        assert hook.session_url("s-2") == "http://bb.test/sessions/s-2/live"
 
 
 def test_hook_attributes() -> None:

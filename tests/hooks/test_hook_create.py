@@ -16,13 +16,13 @@ from airflow_provider_browserbase.exceptions import (
     BrowserbaseServerError,
     BrowserbaseValidationError,
 )
-from tests.hooks.conftest import StoringApi
+from tests.hooks.hook_helpers import StoringApi
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from airflow_provider_browserbase.hooks.browserbase import BrowserbaseHook
-    from tests.hooks.conftest import FakeClock
+    from tests.hooks.hook_helpers import FakeClock
 
 
 class FakeSessions(StoringApi):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import stat
+import tracemalloc
 import zipfile
 from typing import TYPE_CHECKING
 
@@ -17,7 +18,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from airflow_provider_browserbase.hooks.browserbase import BrowserbaseHook
-    from tests.hooks.conftest import FakeClock, ScriptedApi
+    from tests.hooks.hook_helpers import FakeClock, ScriptedApi
 
 PATH = "/v1/sessions/s-1/downloads"
 
@@ -107,3 +108,87 @@ def test_zip_slip_is_refused_and_nothing_is_written(entry: str | zipfile.ZipInfo
         extract_files(data, destination)
     assert not destination.exists()
     assert sorted(p.name for p in tmp_path.rglob("*")) == []
+
+
+def zip_bomb(unpacked: int, declared: int | None = None) -> bytes:
+    """A zip of one file of ``unpacked`` zero bytes (deflate packs ~1000:1); ``declared`` lies about it."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
+        info = zipfile.ZipInfo("zeros.bin")
+        info.compress_type = zipfile.ZIP_DEFLATED
+        with archive.open(info, "w", force_zip64=False) as sink:
+            block = bytes(1 << 20)
+            for _ in range(unpacked // len(block)):
+                sink.write(block)
+    data = bytearray(buffer.getvalue())
+    if declared is not None:
+        # The central directory's "uncompressed size" (offset 24 of its entry) is what readers trust.
+        central = data.rindex(b"PK\x01\x02")
+        data[central + 24 : central + 28] = declared.to_bytes(4, "little")
+    return bytes(data)
+
+
+def test_a_zip_bomb_is_refused_before_anything_is_written(tmp_path: Path) -> None:
+    bomb = zip_bomb(200 * 2**20)
+    assert len(bomb) < 300_000  # about 200 KB that would unpack to 200 MB
+    tracemalloc.start()
+    try:
+        with pytest.raises(BrowserbaseError, match=r"unpacks to 209715200 bytes, more than max_total_bytes="):
+            extract_files(bomb, tmp_path / "out")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 5 * 2**20, peak
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_archive_lying_about_its_sizes_fails_cleanly_and_leaves_nothing(tmp_path: Path) -> None:
+    liar = zip_bomb(64 * 2**20, declared=10)
+    tracemalloc.start()
+    try:
+        with pytest.raises(
+            BrowserbaseError, match="Refusing to extract the downloads archive: it is corrupt"
+        ):
+            extract_files(liar, tmp_path / "out")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 * 2**20, peak  # streamed chunk by chunk, never the whole entry
+    assert list((tmp_path / "out").rglob("*")) == []
+
+
+def test_the_cap_holds_while_streaming_too(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from airflow_provider_browserbase.hooks import _downloads
+
+    # As if the declared sizes had passed: the running count alone must stop the extraction.
+    monkeypatch.setattr(_downloads, "_check_entries", lambda *args: None)
+    data = make_zip("a.txt", "b.txt", data=b"x" * (3 * 2**20))
+    with pytest.raises(BrowserbaseError, match="more than max_total_bytes=4194304 bytes"):
+        extract_files(data, tmp_path / "out", max_total_bytes=4 * 2**20)
+    assert list((tmp_path / "out").rglob("*")) == []
+
+
+def test_too_many_files_are_refused(tmp_path: Path) -> None:
+    data = make_zip(*(f"f{n}.txt" for n in range(6)))
+    with pytest.raises(BrowserbaseError, match="holds 6 files, more than max_files=5"):
+        extract_files(data, tmp_path / "out", max_files=5)
+    assert extract_files(data, tmp_path / "ok", max_files=6)
+
+
+def test_download_files_passes_the_caps(api: ScriptedApi, hook: BrowserbaseHook, tmp_path: Path) -> None:
+    api.on("GET", PATH, httpx.Response(200, content=make_zip("a.txt", data=b"x" * 100)))
+    with pytest.raises(BrowserbaseError, match="max_total_bytes=99"):
+        hook.download_files("s-1", tmp_path / "out", max_total_bytes=99)
+
+
+async def test_the_old_async_name_still_works_with_a_deprecation_warning(
+    api: ScriptedApi, hook: BrowserbaseHook
+) -> None:
+    from airflow.exceptions import AirflowProviderDeprecationWarning
+
+    ready = make_zip("a.txt")
+    api.on("GET", PATH, httpx.Response(200, content=ready))
+    assert await hook.await_downloads("s-1") == ready
+    with pytest.warns(AirflowProviderDeprecationWarning, match="use await_downloads"):
+        assert await hook.await_for_downloads("s-1") == ready
+    await hook.aclose()

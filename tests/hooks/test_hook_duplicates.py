@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from airflow_provider_browserbase.exceptions import BrowserbasePermissionDeniedError
-from tests.hooks.conftest import StoringApi, created_json, raw_path
+from tests.hooks.hook_helpers import StoringApi, created_json, raw_path
 
 if TYPE_CHECKING:
     from collections.abc import Callable

@@ -25,7 +25,7 @@ from airflow_provider_browserbase.models import (
     SessionRecordingEvent,
     UploadResult,
 )
-from tests.hooks.conftest import API_KEY, PROJECT_ID, ScriptedApi, created_json, session_json
+from tests.hooks.hook_helpers import API_KEY, PROJECT_ID, ScriptedApi, created_json, session_json
 
 if TYPE_CHECKING:
     from airflow_provider_browserbase.hooks.browserbase import BrowserbaseHook
@@ -319,7 +319,7 @@ def test_explicit_project_wins(api: ScriptedApi, hook: BrowserbaseHook) -> None:
 def test_first_project_when_connection_names_none(
     api: ScriptedApi, hook: BrowserbaseHook, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tests.hooks.conftest import connection_json
+    from tests.hooks.hook_helpers import connection_json
 
     monkeypatch.setenv("AIRFLOW_CONN_BROWSERBASE_DEFAULT", connection_json())
     api.on("GET", "/v1/projects", httpx.Response(200, json=[{"id": "first"}, {"id": "second"}]))
@@ -349,7 +349,7 @@ def test_ids_are_percent_encoded(api: ScriptedApi, hook: BrowserbaseHook) -> Non
         lambda h: h.list_sessions(status="running"),
         lambda h: h.list_sessions(metadata={"a": "b"}, q="user_metadata['a']:'b'"),
         lambda h: h.create_session(timeout=30_000),
-        lambda h: h.create_session(regoin="us-east-1"),
+        lambda h: h.create_session(region=""),
         lambda h: h.create_context(name=""),
         lambda h: h.upload_file("s-1", b"bytes without a name"),
     ],

@@ -18,7 +18,7 @@ from airflow_provider_browserbase.exceptions import (
     BrowserbaseRateLimitError,
     BrowserbaseServerError,
 )
-from tests.hooks.conftest import API_KEY, created_json
+from tests.hooks.hook_helpers import API_KEY, created_json
 
 EMPTY_ZIP = b"PK\x05\x06" + b"\0" * 18
 
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
     from airflow_provider_browserbase.hooks.browserbase import BrowserbaseHook
     from airflow_provider_browserbase.models import CreatedSession
-    from tests.hooks.conftest import ScriptedApi
+    from tests.hooks.hook_helpers import ScriptedApi
 
 
 @pytest.mark.parametrize(
@@ -91,7 +91,7 @@ def test_success_with_a_body_that_is_not_json(api: ScriptedApi, hook: Browserbas
 
 def test_missing_api_key_names_the_connection(monkeypatch: pytest.MonkeyPatch, api: ScriptedApi) -> None:
     from airflow_provider_browserbase.hooks.browserbase import BrowserbaseHook
-    from tests.hooks.conftest import connection_json
+    from tests.hooks.hook_helpers import connection_json
 
     monkeypatch.setenv("AIRFLOW_CONN_BB_NOKEY", connection_json(password=None))
     hook = BrowserbaseHook("bb_nokey", transport=httpx.MockTransport(api))
@@ -153,6 +153,10 @@ FAILURES: list[tuple[str, Any, str, tuple[Any, ...]]] = [
 ]
 
 
+# Async twins whose name is not "a" + the sync name (that would read as another word).
+ASYNC_TWINS = {"wait_for_downloads": "await_downloads"}
+
+
 @pytest.mark.parametrize(("name", "answer", "method", "args"), FAILURES, ids=[f[0] for f in FAILURES])
 async def test_api_key_never_leaks(
     name: str,
@@ -178,7 +182,7 @@ async def test_api_key_never_leaks(
         getattr(hook, method)(*args)
     errors.append(info.value)
     with pytest.raises(BrowserbaseError) as info:
-        await getattr(hook, f"a{method}")(*args)
+        await getattr(hook, ASYNC_TWINS.get(method, f"a{method}"))(*args)
     errors.append(info.value)
     await hook.aclose()
     for error in errors:

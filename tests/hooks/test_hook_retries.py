@@ -17,13 +17,13 @@ from airflow_provider_browserbase.exceptions import (
     BrowserbaseTimeoutError,
 )
 from airflow_provider_browserbase.hooks._transport import backoff, parse_retry_after
-from tests.hooks.conftest import session_json
+from tests.hooks.hook_helpers import session_json
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from airflow_provider_browserbase.hooks.browserbase import BrowserbaseHook
-    from tests.hooks.conftest import FakeClock, ScriptedApi
+    from tests.hooks.hook_helpers import FakeClock, ScriptedApi
 
 PATH = "/v1/sessions/s-1"
 OK = httpx.Response(200, json=session_json())

@@ -12,11 +12,11 @@ from airflow_provider_browserbase.exceptions import (
     BrowserbaseServerError,
     BrowserbaseSessionError,
 )
-from tests.hooks.conftest import created_json, session_json
+from tests.hooks.hook_helpers import created_json, session_json
 
 if TYPE_CHECKING:
     from airflow_provider_browserbase.hooks.browserbase import BrowserbaseHook
-    from tests.hooks.conftest import FakeClock, ScriptedApi
+    from tests.hooks.hook_helpers import FakeClock, ScriptedApi
 
 PATH = "/v1/sessions/s-1"
 
@@ -151,3 +151,45 @@ def test_sync_client_is_pooled_and_closed(api: ScriptedApi, hook: BrowserbaseHoo
         hook.get_session("s-1")
         assert hook.get_conn() is client
     assert client.is_closed
+
+
+@pytest.mark.parametrize(
+    ("release_answers", "expected"),
+    [
+        (
+            ["RUNNING"],
+            [
+                "Created Browserbase session s-1 (status RUNNING)",
+                "Requested the release of Browserbase session s-1 (status RUNNING)",
+                "Browserbase session s-1 has ended (status COMPLETED)",
+            ],
+        ),
+        (
+            ["COMPLETED"],
+            [
+                "Created Browserbase session s-1 (status RUNNING)",
+                "Released Browserbase session s-1: it has ended (status COMPLETED)",
+            ],
+        ),
+    ],
+)
+def test_one_log_line_per_event_in_order(
+    release_answers: list[str],
+    expected: list[str],
+    api: ScriptedApi,
+    hook: BrowserbaseHook,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    api.on("POST", "/v1/sessions", httpx.Response(201, json=created_json()))
+    api.on(
+        "POST",
+        "/v1/sessions/s-1",
+        *(httpx.Response(200, json=session_json(status=s)) for s in release_answers),
+    )
+    api.on("GET", "/v1/sessions/s-1", httpx.Response(200, json=session_json(status="COMPLETED")))
+    created = hook.create_session()
+    hook.end_session(created.id, wait=True)
+    lines = [line for line in capsys.readouterr().out.splitlines() if "Browserbase session" in line]
+    assert len(lines) == len(expected), lines
+    for line, text in zip(lines, expected, strict=True):
+        assert text in line, (text, line)

@@ -212,7 +212,7 @@ BAD_SESSION_BODIES: list[tuple[str, Any, str]] = [
     ("timeout too short", {"timeout": 59}, "body/timeout"),
     ("timeout a word", {"timeout": "soon"}, "body/timeout"),
     ("timeout fractional", {"timeout": 60.5}, "body/timeout"),
-    ("unknown region", {"region": "mars-1"}, "body/region"),
+    ("empty region", {"region": ""}, "body/region"),
     ("metadata too long", {"userMetadata": {"k": "x" * 600}}, "body/userMetadata"),
     ("metadata with array", {"userMetadata": {"k": [1]}}, "body/userMetadata"),
     ("metadata not object", {"userMetadata": "tag"}, "body/userMetadata"),

@@ -49,7 +49,7 @@ def test_without_the_xcom_the_url_is_read_again_by_session_id(api_hook: Browserb
     created = api_hook.create_session(session_timeout=120)
     try:
         ti = FakeTaskInstance({("make", "session_id"): created.id})
-        with mock.patch("airflow_provider_browserbase.hooks._base.mask_secret") as mask:
+        with mock.patch("airflow_provider_browserbase.hooks.browserbase.mask_secret") as mask:
             url = pull_connect_url(ti, "make", browserbase_conn_id="bb_pull")
         assert url == created.connect_url
         masked = {call.args[0] for call in mask.call_args_list}
