@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import BaseOperator
 
+from airflow_provider_browserbase.callbacks import attach_session_cleanup, end_earlier_tries
 from airflow_provider_browserbase.hooks.browserbase import BrowserbaseHook
 from airflow_provider_browserbase.links.session import BrowserbaseSessionLink
 from airflow_provider_browserbase.operators._playwright_session import BrowserbasePage, PlaywrightSession
@@ -96,8 +97,12 @@ class BrowserbasePlaywrightOperator(BaseOperator):
     :param browserbase_conn_id: the Browserbase connection.
     :param project_id: see ``BrowserbaseCreateSessionOperator``; likewise ``browser_settings``,
         ``proxies``, ``region``, ``keep_alive``, ``session_timeout``, ``user_metadata``, ``extension_id``,
-        ``context_id``, ``persist_context`` and ``session_settings`` (all templated).
+        ``context_id``, ``persist_context`` and ``session_settings`` (all templated). Without
+        ``session_timeout`` the session lives the task's ``execution_timeout`` plus a minute (when set).
     :param api_timeout: seconds to wait for each API answer.
+    :param end_sessions_on_failure: when this task creates its session, add ``end_browserbase_sessions``
+        to its failure and retry callbacks (after the user's own), and let a later try end what earlier
+        tries left running, so a killed try's ``keep_alive`` session does not run on.
     """
 
     template_fields: Sequence[str] = ("op_args", "op_kwargs", "session_id", *SESSION_SETTING_ARGS)
@@ -127,9 +132,14 @@ class BrowserbasePlaywrightOperator(BaseOperator):
         persist_context: bool | None = None,
         session_settings: dict[str, Any] | None = None,
         api_timeout: float = 60.0,
+        end_sessions_on_failure: bool = True,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        # An attached session (session_id) belongs to the task that created it: nothing to clean up here.
+        self.end_sessions_on_failure = end_sessions_on_failure and session_id is None
+        if self.end_sessions_on_failure:
+            attach_session_cleanup(self)
         if not callable(python_callable):
             raise TypeError("python_callable must be callable")
         self.python_callable = python_callable
@@ -165,6 +175,8 @@ class BrowserbasePlaywrightOperator(BaseOperator):
 
     def execute(self, context: Context) -> Any:
         settings = None if self.session_id else session_settings_for_task(context, self)
+        if settings is not None and self.end_sessions_on_failure:
+            end_earlier_tries(context, self.hook)
         self._session = PlaywrightSession(self.hook)
         with self._session.open(
             settings=settings,
