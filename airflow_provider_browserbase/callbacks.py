@@ -6,14 +6,23 @@ or in ``default_args``): it ends every RUNNING session tagged (``userMetadata.ai
 instance's DAG id, task id, run id, map index and try number. The operators that create sessions attach it
 by default (``end_sessions_on_failure=False`` opts out).
 
-Where Airflow runs it (checked in Airflow 3.1.8 and 3.3.2): in the task process when the task fails or is
-up for retry (``task_runner.finalize``); and, when the task process *and* its supervisor are gone (a lost
-node, an evicted pod, the worker's whole container killed), in the DAG processor, which the scheduler asks
-through a ``TaskCallbackRequest`` once the task instance missed heartbeats for
-``[scheduler] task_instance_heartbeat_timeout`` (300 s by default). When only the task process is killed
-(``kill -9`` of the task instance's pid, the kernel's OOM killer picking it) its supervisor reports the task
-FAILED or UP_FOR_RETRY and *no* callback runs anywhere: the retry's sweep, the session timeout and the
-janitor (``BrowserbaseSessionJanitorOperator``) cover that case.
+Where Airflow runs it (read in the code of Airflow 3.1.8 and 3.3.2, seen under a real 3.3.2 scheduler with
+LocalExecutor by ``tests/system/test_killed_tasks.py``):
+
+- in the task process, when the task raises (``task_runner.finalize``);
+- in the DAG processor, on a ``TaskCallbackRequest`` from the scheduler, when the task process *and* its
+  supervisor are gone (a lost node, an evicted pod, the worker's container killed): once the task instance
+  missed heartbeats for ``[scheduler] task_instance_heartbeat_timeout`` (300 s by default);
+- in the DAG processor within seconds when only the task process was killed (the OOM killer, ``kill -9``
+  of the task instance's pid) and the task has retries left: its supervisor then reports nothing and the
+  scheduler sees the executor's result disagree with the RUNNING state.
+
+It does **not** run when only the task process was killed and no retry is left (the supervisor reports
+FAILED itself, and nothing runs callbacks for that), nor in the DAG processor for a mapped task (the
+DAG processor reads a mapped task's callbacks from its ``partial()`` arguments, not from the operator's
+``__init__``; pass the callback in ``default_args`` or ``partial()`` for that). The session guard of
+``keep_alive`` sessions (``operators/_session_guard.py``), the sweep of the next try, the session timeout
+that follows ``execution_timeout`` and the janitor (``BrowserbaseSessionJanitorOperator``) cover those.
 
 Importing this module imports no HTTP client, pydantic model or Playwright: DAG files import it at parse
 time. The hook is imported when the callback runs.

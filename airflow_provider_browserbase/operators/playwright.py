@@ -12,6 +12,7 @@ from airflow_provider_browserbase.callbacks import attach_session_cleanup, end_e
 from airflow_provider_browserbase.hooks.browserbase import BrowserbaseHook
 from airflow_provider_browserbase.links.session import BrowserbaseSessionLink
 from airflow_provider_browserbase.operators._playwright_session import BrowserbasePage, PlaywrightSession
+from airflow_provider_browserbase.operators._session_guard import SessionGuard, session_guard
 from airflow_provider_browserbase.operators._session_settings import (
     SESSION_SETTING_ARGS,
     SESSION_SETTING_RENDERERS,
@@ -101,8 +102,9 @@ class BrowserbasePlaywrightOperator(BaseOperator):
         ``session_timeout`` the session lives the task's ``execution_timeout`` plus a minute (when set).
     :param api_timeout: seconds to wait for each API answer.
     :param end_sessions_on_failure: when this task creates its session, add ``end_browserbase_sessions``
-        to its failure and retry callbacks (after the user's own), and let a later try end what earlier
-        tries left running, so a killed try's ``keep_alive`` session does not run on.
+        to its failure and retry callbacks (after the user's own), let a later try end what earlier
+        tries left running, and watch a ``keep_alive`` session from a small guard process that ends it if
+        the task process is killed, so a killed try's session does not run on.
     """
 
     template_fields: Sequence[str] = ("op_args", "op_kwargs", "session_id", *SESSION_SETTING_ARGS)
@@ -177,16 +179,23 @@ class BrowserbasePlaywrightOperator(BaseOperator):
         settings = None if self.session_id else session_settings_for_task(context, self)
         if settings is not None and self.end_sessions_on_failure:
             end_earlier_tries(context, self.hook)
+        # A keep_alive session outlives a killed task process (its disconnect does not end it): a guard
+        # process ends it then. Other sessions end when the dead process's browser connection drops.
+        guarded = self.end_sessions_on_failure and bool(settings and settings.get("keep_alive"))
         self._session = PlaywrightSession(self.hook)
-        with self._session.open(
-            settings=settings,
-            session_id=self.session_id,
-            end_attached_session=self.end_attached_session,
-            on_session=lambda session: self._announce(context, session),
-        ) as connected:
+        with (
+            session_guard(self.hook, enabled=guarded) as guard,
+            self._session.open(
+                settings=settings,
+                session_id=self.session_id,
+                end_attached_session=self.end_attached_session,
+                on_session=lambda session: self._announce(context, session, guard),
+            ) as connected,
+        ):
             return self._call(context, connected)
 
-    def _announce(self, context: Context, session: Any) -> None:
+    def _announce(self, context: Context, session: Any, guard: SessionGuard) -> None:
+        guard.watch(session.id)
         publish_session(context, self.hook, session)
         self.log.info("Running in Browserbase session %s: %s", session.id, self.hook.session_url(session.id))
 
