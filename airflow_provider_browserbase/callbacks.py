@@ -81,10 +81,10 @@ class EndBrowserbaseSessions:
     :param browserbase_conn_id: the connection to use; ``None`` reads the task's ``browserbase_conn_id``.
     """
 
-    __name__ = "end_browserbase_sessions"
-
     def __init__(self, browserbase_conn_id: str | None = None) -> None:
         self.browserbase_conn_id = browserbase_conn_id
+        # Airflow names a callback by its __name__ in the DAG processor's log.
+        self.__name__ = "end_browserbase_sessions"
 
     def __repr__(self) -> str:
         conn = f"browserbase_conn_id={self.browserbase_conn_id!r}" if self.browserbase_conn_id else ""
