@@ -32,7 +32,8 @@ from airflow_provider_browserbase.operators.janitor import BrowserbaseSessionJan
 def example_browserbase_janitor():
     BrowserbaseSessionJanitorOperator(
         task_id="end_leftover_sessions",
-        max_age=timedelta(hours=6),
+        # Longer than any task here holds a session (Browserbase ends every session within 6 hours anyway).
+        max_age=timedelta(hours=2),
         report_only="{{ params.report_only }}",
     )
 

@@ -51,7 +51,8 @@ class BrowserbaseSessionJanitorOperator(BaseOperator):
 
     :param browserbase_conn_id: the Browserbase connection.
     :param max_age: end tagged sessions created longer ago than this, whatever their task's state
-        (``None``: no age limit).
+        (``None``, the default: no age limit). Choose it longer than any of your tasks holds a session;
+        Browserbase itself ends every session after at most 6 hours.
     :param report_only: a dry run: report what would be ended, end nothing (templated; ``"true"`` and
         ``"false"`` are read as booleans). Not called ``dry_run``: that is a ``BaseOperator`` method.
     :param api_timeout: seconds to wait for each API answer.
@@ -64,7 +65,7 @@ class BrowserbaseSessionJanitorOperator(BaseOperator):
         self,
         *,
         browserbase_conn_id: str = BrowserbaseHook.default_conn_name,
-        max_age: timedelta | None = timedelta(hours=6),
+        max_age: timedelta | None = None,
         report_only: bool | str = False,
         api_timeout: float = 60.0,
         **kwargs: Any,
