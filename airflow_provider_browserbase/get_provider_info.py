@@ -39,6 +39,7 @@ def get_provider_info() -> dict[str, Any]:
                     f"{_PKG}.operators.context",
                     f"{_PKG}.operators.playwright",
                     f"{_PKG}.operators.downloads",
+                    f"{_PKG}.operators.janitor",
                 ],
             }
         ],

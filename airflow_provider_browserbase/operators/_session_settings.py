@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_browserbase.callbacks import task_instance_tags
 from airflow_provider_browserbase.exceptions import BrowserbaseValidationError
 from airflow_provider_browserbase.models import (
+    MAX_SESSION_TIMEOUT,
     MAX_USER_METADATA_CHARS,
+    MIN_SESSION_TIMEOUT,
     user_metadata_size,
     validate_session_settings,
 )
 
 if TYPE_CHECKING:
+    from datetime import timedelta
+
     from airflow.sdk import Context
 
 #: The operator arguments that are session settings, in the order of the API contract.
@@ -124,17 +130,7 @@ def build_session_settings(
 
 def airflow_tags(context: Context) -> dict[str, str]:
     """The task instance's identity, as the string values ``userMetadata`` can be queried by."""
-    ti = context["ti"]
-    tags = {
-        "dag_id": str(ti.dag_id),
-        "task_id": str(ti.task_id),
-        "run_id": str(ti.run_id),
-        "try_number": str(ti.try_number),
-    }
-    map_index = getattr(ti, "map_index", -1)
-    if isinstance(map_index, int) and map_index >= 0:
-        tags["map_index"] = str(map_index)
-    return tags
+    return task_instance_tags(context["ti"])
 
 
 def tag_user_metadata(
@@ -179,8 +175,41 @@ def tag_user_metadata(
     return tagged(low)
 
 
-def session_settings_for_task(context: Context, operator: Any) -> dict[str, Any]:
-    """Build, tag and validate the settings of a session created by ``operator`` in this task."""
+#: Seconds a session may outlive its task's ``execution_timeout`` when its timeout is derived from it: time
+#: for the task's own clean-up (Airflow sends SIGTERM at the timeout, ``on_kill`` ends the session) and the
+#: API's answer, so that the session's timeout never ends it under a task still within its limit.
+SESSION_TIMEOUT_MARGIN = 60
+
+
+def derived_session_timeout(execution_timeout: timedelta | None) -> int | None:
+    """
+    The session timeout that follows a task's ``execution_timeout``: that plus a minute, in 60–21600 s.
+
+    ``None`` (no ``execution_timeout``) leaves the timeout to the project's default. A task allowed more
+    than six hours still gets at most 21600 s, the API's limit.
+    """
+    if execution_timeout is None:
+        return None
+    seconds = math.ceil(execution_timeout.total_seconds()) + SESSION_TIMEOUT_MARGIN
+    return min(max(seconds, MIN_SESSION_TIMEOUT), MAX_SESSION_TIMEOUT)
+
+
+def session_settings_for_task(
+    context: Context, operator: Any, *, keep_alive_outlives_task: bool = False
+) -> dict[str, Any]:
+    """
+    Build, tag and validate the settings of a session created by ``operator`` in this task.
+
+    Without a ``session_timeout`` (an argument or a key of ``session_settings``), the timeout follows the
+    task's ``execution_timeout`` (:func:`derived_session_timeout`), so a session whose task was killed
+    without any clean-up still ends; except for a ``keep_alive`` session when ``keep_alive_outlives_task``
+    (the create operator's, made for downstream tasks).
+    """
     settings = build_session_settings(**{name: getattr(operator, name) for name in SESSION_SETTING_ARGS})
     settings["user_metadata"] = tag_user_metadata(settings.get("user_metadata"), airflow_tags(context))
+    outlives_task = keep_alive_outlives_task and bool(settings.get("keep_alive"))
+    if settings.get("session_timeout") is None and not outlives_task:
+        derived = derived_session_timeout(getattr(operator, "execution_timeout", None))
+        if derived is not None:
+            settings["session_timeout"] = derived
     return _validated(settings)

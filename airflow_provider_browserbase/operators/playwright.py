@@ -8,9 +8,11 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import BaseOperator
 
+from airflow_provider_browserbase.callbacks import attach_session_cleanup, end_earlier_tries
 from airflow_provider_browserbase.hooks.browserbase import BrowserbaseHook
 from airflow_provider_browserbase.links.session import BrowserbaseSessionLink
 from airflow_provider_browserbase.operators._playwright_session import BrowserbasePage, PlaywrightSession
+from airflow_provider_browserbase.operators._session_guard import SessionGuard, session_guard
 from airflow_provider_browserbase.operators._session_settings import (
     SESSION_SETTING_ARGS,
     SESSION_SETTING_RENDERERS,
@@ -100,9 +102,14 @@ class BrowserbasePlaywrightOperator(BaseOperator):
     :param browserbase_conn_id: the Browserbase connection.
     :param project_id: see ``BrowserbaseCreateSessionOperator``; likewise ``browser_settings``,
         ``proxies``, ``region``, ``keep_alive``, ``session_timeout``, ``user_metadata``, ``extension_id``,
-        ``context_id``, ``persist_context`` and ``session_settings`` (all templated).
+        ``context_id``, ``persist_context`` and ``session_settings`` (all templated). Without
+        ``session_timeout`` the session lives the task's ``execution_timeout`` plus a minute (when set).
     :param api_timeout: seconds to wait for each API answer.
     :param show_return_value_in_logs: log the return value when the task is done (as ``PythonOperator``).
+    :param end_sessions_on_failure: when this task creates its session, add ``end_browserbase_sessions``
+        to its failure and retry callbacks (after the user's own), let a later try end what earlier
+        tries left running, and watch a ``keep_alive`` session from a small guard process that ends it if
+        the task process is killed, so a killed try's session does not run on.
     """
 
     template_fields: Sequence[str] = ("op_args", "op_kwargs", "session_id", *SESSION_SETTING_ARGS)
@@ -133,9 +140,14 @@ class BrowserbasePlaywrightOperator(BaseOperator):
         session_settings: dict[str, Any] | None = None,
         api_timeout: float = 60.0,
         show_return_value_in_logs: bool = True,
+        end_sessions_on_failure: bool = True,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        # An attached session (session_id) belongs to the task that created it: nothing to clean up here.
+        self.end_sessions_on_failure = end_sessions_on_failure and session_id is None
+        if self.end_sessions_on_failure:
+            attach_session_cleanup(self)
         if not callable(python_callable):
             raise TypeError("python_callable must be callable")
         self.python_callable = python_callable
@@ -172,13 +184,21 @@ class BrowserbasePlaywrightOperator(BaseOperator):
 
     def execute(self, context: Context) -> Any:
         settings = None if self.session_id else session_settings_for_task(context, self)
+        if settings is not None and self.end_sessions_on_failure:
+            end_earlier_tries(context, self.hook)
+        # A keep_alive session outlives a killed task process (its disconnect does not end it): a guard
+        # process ends it then. Other sessions end when the dead process's browser connection drops.
+        guarded = self.end_sessions_on_failure and bool(settings and settings.get("keep_alive"))
         self._session = PlaywrightSession(self.hook)
-        with self._session.open(
-            settings=settings,
-            session_id=self.session_id,
-            end_attached_session=self.end_attached_session,
-            on_session=lambda session: self._announce(context, session),
-        ) as connected:
+        with (
+            session_guard(self.hook, enabled=guarded) as guard,
+            self._session.open(
+                settings=settings,
+                session_id=self.session_id,
+                end_attached_session=self.end_attached_session,
+                on_session=lambda session: self._announce(context, session, guard),
+            ) as connected,
+        ):
             returned = self._call(context, connected)
         return self._log_return_value(returned)
 
@@ -190,7 +210,8 @@ class BrowserbasePlaywrightOperator(BaseOperator):
             self.log.info("Done. Returned value not shown")
         return returned
 
-    def _announce(self, context: Context, session: Any) -> None:
+    def _announce(self, context: Context, session: Any, guard: SessionGuard) -> None:
+        guard.watch(session.id)
         publish_session(context, self.hook, session)
         self.log.info("Running in Browserbase session %s: %s", session.id, self.hook.session_url(session.id))
 

@@ -8,6 +8,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from airflow.providers.common.compat.sdk import BaseOperator, mask_secret
 
+from airflow_provider_browserbase.callbacks import attach_session_cleanup, end_earlier_tries
 from airflow_provider_browserbase.exceptions import BrowserbaseError, BrowserbaseSessionError
 from airflow_provider_browserbase.hooks.browserbase import BrowserbaseHook
 from airflow_provider_browserbase.links.session import BrowserbaseSessionLink
@@ -62,7 +63,9 @@ class BrowserbaseCreateSessionOperator(BaseOperator):
         connection and template them in, so they are masked in rendered fields.
     :param region: where the browser runs, e.g. ``"us-west-2"``.
     :param keep_alive: keep the session alive after clients disconnect (end it explicitly).
-    :param session_timeout: session lifetime in seconds (60–21600).
+    :param session_timeout: session lifetime in seconds (60–21600). When not given, a session without
+        ``keep_alive`` lives the task's ``execution_timeout`` plus a minute (when that is set); a
+        ``keep_alive`` session is meant to outlive this task and keeps the project's default.
     :param user_metadata: JSON object stored with the session (≤ 512 characters with the Airflow tags).
     :param extension_id: an uploaded extension to load.
     :param context_id: a context (saved browser state) to load.
@@ -70,6 +73,9 @@ class BrowserbaseCreateSessionOperator(BaseOperator):
     :param session_settings: a whole settings dict, overridden by the explicit arguments.
     :param push_connect_url: push the connect URL to XCom (return value and key ``connect_url``).
     :param api_timeout: seconds to wait for each API answer.
+    :param end_sessions_on_failure: add ``end_browserbase_sessions`` to the task's failure and retry
+        callbacks (after the user's own), so a try that failed, even one whose process was killed, leaves
+        no session running; a later try also ends what earlier tries left first.
     """
 
     template_fields: Sequence[str] = SESSION_SETTING_ARGS
@@ -94,9 +100,13 @@ class BrowserbaseCreateSessionOperator(BaseOperator):
         session_settings: dict[str, Any] | None = None,
         push_connect_url: bool = True,
         api_timeout: float = 60.0,
+        end_sessions_on_failure: bool = True,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.end_sessions_on_failure = end_sessions_on_failure
+        if end_sessions_on_failure:
+            attach_session_cleanup(self)
         self.browserbase_conn_id = browserbase_conn_id
         self.project_id = project_id
         self.browser_settings = browser_settings
@@ -119,8 +129,10 @@ class BrowserbaseCreateSessionOperator(BaseOperator):
         return BrowserbaseHook(self.browserbase_conn_id, api_timeout=self.api_timeout)
 
     def execute(self, context: Context) -> dict[str, Any]:
-        settings = session_settings_for_task(context, self)
+        settings = session_settings_for_task(context, self, keep_alive_outlives_task=True)
         self._keep_alive_session = bool(settings.get("keep_alive"))
+        if self.end_sessions_on_failure:
+            end_earlier_tries(context, self.hook)
         session = self.hook.create_session(**settings)
         self.session_id = session.id
         publish_session(context, self.hook, session)

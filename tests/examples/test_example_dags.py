@@ -256,3 +256,28 @@ def test_readme_quotes_the_minimal_example_as_it_is() -> None:
     source = (EXAMPLE_DAGS / "example_browserbase_page_title.py").read_text()
     blocks = re.findall(r"```python\n(.*?)```", readme, flags=re.DOTALL)
     assert source in blocks
+
+
+@pytest.mark.usefixtures("airflow_db")
+def test_janitor_reports_first_then_ends_a_session_of_a_run_that_is_gone(
+    example_dagbag: Any, local_server: LocalServer
+) -> None:
+    from airflow_provider_browserbase.hooks.browserbase import BrowserbaseHook
+
+    hook = BrowserbaseHook()
+    tags = {"dag_id": "example_browserbase_scrape", "task_id": "create_session", "run_id": "manual__gone"}
+    left = hook.create_session(keep_alive=True, user_metadata={"airflow": {**tags, "try_number": "1"}}).id
+
+    dry_run = run_example(example_dagbag, "example_browserbase_janitor")
+    assert_succeeded(dry_run)
+    report = xcom_value(dry_run, "end_leftover_sessions")
+    assert report["dry_run"] is True
+    would_end = {entry["session_id"]: entry["reason"] for entry in report["would_end"]}
+    assert would_end[left].endswith("is gone and its DAG run is gone")  # read through the task SDK
+    assert hook.get_session_status(left).status == "RUNNING"
+
+    cleanup = run_example(example_dagbag, "example_browserbase_janitor", report_only=False)
+    assert_succeeded(cleanup)
+    ended = {entry["session_id"] for entry in xcom_value(cleanup, "end_leftover_sessions")["ended"]}
+    assert left in ended
+    assert hook.get_session_status(left).status == "COMPLETED"

@@ -9,6 +9,8 @@ MODULES = [
     "airflow_provider_browserbase.operators.session",
     "airflow_provider_browserbase.operators.context",
     "airflow_provider_browserbase.operators.downloads",
+    "airflow_provider_browserbase.operators.janitor",
+    "airflow_provider_browserbase.callbacks",
     "airflow_provider_browserbase.operators.playwright",
     "airflow_provider_browserbase.sensors.session",
     "airflow_provider_browserbase.triggers.session",
