@@ -49,6 +49,8 @@ def test_unknown_settings_reach_the_api_with_one_warning(
     sent: list[dict[str, Any]] = []
 
     def handler(request: httpx.Request) -> httpx.Response:
+        if request.method != "POST":  # the session link's /debug read: none for this fake session
+            return httpx.Response(404, json={"statusCode": 404, "message": "Session not found"})
         sent.append(json.loads(request.content))
         return httpx.Response(201, json=CREATED)
 
