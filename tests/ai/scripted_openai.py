@@ -8,8 +8,8 @@ is kept (``server.requests``) so tests can check what reached the model. By hand
 offline::
 
     python tests/ai/scripted_openai.py --port 8788
-    export AIRFLOW_CONN_PYDANTICAI_DEFAULT='{"conn_type": "pydanticai", "host": "http://127.0.0.1:8788/v1",
-                                             "password": "sk-scripted", "extra": {"model": "openai-chat:lamp"}}'
+    export AIRFLOW_CONN_PYDANTICAI_DEFAULT='{"conn_type": "pydanticai", "password": "sk-scripted",
+        "host": "http://127.0.0.1:8788/v1", "extra": {"model": "openai-chat:lamp"}}'
 """
 
 from __future__ import annotations
