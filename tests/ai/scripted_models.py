@@ -11,6 +11,7 @@ The same policies drive pydantic-ai's ``FunctionModel`` in-process and the OpenA
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -98,6 +99,19 @@ def login_policy(conv: Conversation) -> Call | Answer:
     if len(conv.results) < len(steps):
         return steps[len(conv.results)]
     return Answer(text=conv.results[-1][1])
+
+
+STALL_RELEASE = threading.Event()
+
+
+def stall_policy(conv: Conversation) -> Call | Answer:
+    """Open the URL of the prompt, then think for up to two minutes (until the test is done)."""
+    if not conv.results:
+        start = URL_IN_PROMPT.search(conv.prompt)
+        assert start
+        return Call("goto", {"url": start.group(0).rstrip(".,")})
+    STALL_RELEASE.wait(120)
+    return Answer(text="too late")
 
 
 def extract_products_policy(conv: Conversation) -> Call | Answer:

@@ -26,15 +26,22 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from scripted_models import (
+    STALL_RELEASE,
     Answer,
     Call,
     Conversation,
     cheapest_lamp_policy,
     extract_products_policy,
     login_policy,
+    stall_policy,
 )
 
-POLICIES = {"lamp": cheapest_lamp_policy, "extract": extract_products_policy, "login": login_policy}
+POLICIES = {
+    "lamp": cheapest_lamp_policy,
+    "extract": extract_products_policy,
+    "login": login_policy,
+    "stall": stall_policy,
+}
 _ids = itertools.count(1)
 
 
@@ -156,6 +163,7 @@ class ScriptedOpenAI:
         return self
 
     def __exit__(self, *args: Any) -> None:
+        STALL_RELEASE.set()  # a stalled answer must not hold the server's shutdown
         self._httpd.shutdown()
         self._httpd.server_close()
 

@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 from ai_helpers import new_sessions, session_statuses
-from scripted_models import FOREIGN_URL
+from scripted_models import FOREIGN_URL, STALL_RELEASE
 from scripted_openai import ScriptedOpenAI
 
 from airflow_provider_browserbase.local.demo_site import DEMO_PASSWORD, DEMO_USERNAME, PRODUCTS
@@ -135,3 +139,43 @@ def test_a_secret_from_a_connection_is_typed_but_never_logged(
     texts.update({str(p): p.read_text(errors="replace") for p in logs if p.is_file()})
     leaks = {name: text.count(DEMO_PASSWORD) for name, text in texts.items() if DEMO_PASSWORD in text}
     assert leaks == {}
+
+
+def test_a_killed_agent_task_ends_its_session(
+    demo_url: str, scripted_llm: ScriptedOpenAI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SIGTERM to a real task process while its model thinks: the run is cancelled, the session ended."""
+    from airflow_provider_browserbase.hooks.browserbase import BrowserbaseHook
+
+    use_script(monkeypatch, scripted_llm, "stall")
+    STALL_RELEASE.clear()
+    before = session_statuses()
+    process = subprocess.Popen(
+        [sys.executable, str(Path(__file__).resolve().parent / "run_kill_dag.py"), demo_url],
+        env=dict(os.environ),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 180
+        # The model stalls on its second request, after the goto opened the session.
+        while len(scripted_llm.requests) < 2 and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert len(scripted_llm.requests) == 2, process.communicate(timeout=30)[0][-4000:]
+        created = new_sessions(before)
+        assert list(created.values()) == ["RUNNING"]
+        session_id = next(iter(created))
+        assert BrowserbaseHook().get_session(session_id).keep_alive
+
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=90)
+    finally:
+        STALL_RELEASE.set()
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    # keepAlive: the session ended because the toolset ended it, not because a socket closed.
+    assert session_statuses()[session_id] == "COMPLETED"
+    assert f"Ended Browserbase session {session_id}" in output, output[-4000:]
+    assert "DAG RUN STATE failed" in output, output[-4000:]
