@@ -135,23 +135,6 @@ def test_a_click_that_leaves_the_allowed_prefixes_is_sent_back(demo_url: str) ->
     assert f"{PRODUCTS[0].name} -> {demo_url}/products/{PRODUCTS[0].sku}  (not allowed)" in links
 
 
-@pytest.mark.parametrize(
-    ("kwargs", "message"),
-    [
-        ({"allowed_url_prefixes": []}, "allowed_url_prefixes: must name at least one URL prefix"),
-        ({"allowed_url_prefixes": ["shop.example.com"]}, "must be an http:// or https:// URL"),
-        ({"max_tool_calls": 0}, "max_tool_calls: must be a positive integer"),
-        ({"max_text_chars": -1}, "max_text_chars: must be a positive integer"),
-        ({"secrets": ["a"]}, "secrets: must be a dict"),
-    ],
-)
-def test_bad_arguments_fail_naming_the_field(kwargs: dict[str, Any], message: str) -> None:
-    from airflow_provider_browserbase.ai import BrowserbaseToolset
-
-    with pytest.raises(ValueError, match=message):
-        BrowserbaseToolset(**kwargs)
-
-
 def test_bad_session_settings_fail_before_any_request(local_server: LocalServer) -> None:
     from airflow_provider_browserbase.ai import BrowserbaseToolset
     from airflow_provider_browserbase.exceptions import BrowserbaseValidationError
