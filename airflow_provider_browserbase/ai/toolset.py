@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import json
 import logging
@@ -306,7 +307,15 @@ class BrowserbaseToolset(AirflowToolset):
 
     async def _start_session(self) -> None:
         hook = self._hook = self._new_hook()
-        session = await self.run_blocking(hook.create_session, **(self._settings or {}))
+        creating = asyncio.ensure_future(self.run_blocking(hook.create_session, **(self._settings or {})))
+        try:
+            session = await asyncio.shield(creating)
+        except asyncio.CancelledError:
+            # Killed while creating: a thread cannot be cancelled, so wait for the create to finish and
+            # keep the session, for __aexit__ to end it.
+            with contextlib.suppress(Exception):
+                self._session = await creating
+            raise
         self._session = session
         mask_session_secrets(session)
         url = await self.run_blocking(hook.session_url, session.id)
