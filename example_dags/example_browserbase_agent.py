@@ -24,7 +24,7 @@ from typing import Any
 
 from airflow.sdk import Param, dag, task
 
-from airflow_provider_browserbase.ai import BrowserbaseToolset
+from airflow_provider_browserbase.ai import BrowserbaseToolset, with_session_link
 
 
 @dag(
@@ -57,7 +57,8 @@ def example_browserbase_agent() -> None:
             "and answer with its SKU only."
         )
 
-    cheapest_desk_lamp()
+    # The "Browserbase Session" button on the task (@task.agent declares only its own links).
+    with_session_link(cheapest_desk_lamp())
 
 
 example_browserbase_agent()

@@ -502,6 +502,23 @@ class BrowserbaseToolset(AirflowToolset):
         return BinaryContent(data=await page.screenshot(type="png"), media_type="image/png")
 
 
+def with_session_link(task: Any) -> Any:
+    """
+    Give ``task`` the "Browserbase Session" button, and return it.
+
+    ``@task.agent`` and ``AgentOperator`` declare only their own extra links, so the button that the
+    provider's operators have is added per task: ``with_session_link(my_agent_task())``. The toolset
+    stores the session's page when the run opens it; the button reads it.
+
+    :param task: an operator, or what calling a TaskFlow task returned.
+    """
+    operator = getattr(task, "operator", task)
+    links = tuple(operator.operator_extra_links)
+    if not any(isinstance(link, BrowserbaseSessionLink) for link in links):
+        operator.operator_extra_links = (*links, BrowserbaseSessionLink())
+    return task
+
+
 def _templated(value: Any) -> bool:
     """Whether ``value`` still holds a Jinja template, which the operator renders at run time."""
     return "{{" in json.dumps(value, default=str)

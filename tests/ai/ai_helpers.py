@@ -5,13 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 
-def running_sessions() -> list[str]:
-    """Ids of the sessions still RUNNING on the server ``browserbase_default`` points at."""
-    from airflow_provider_browserbase.hooks.browserbase import BrowserbaseHook
-
-    return [s.id for s in BrowserbaseHook().list_sessions(status="RUNNING")]
-
-
 def session_statuses() -> dict[str, str]:
     """Every session of the server, id to status."""
     from airflow_provider_browserbase.hooks.browserbase import BrowserbaseHook
