@@ -179,3 +179,27 @@ def test_a_killed_agent_task_ends_its_session(
     assert session_statuses()[session_id] == "COMPLETED"
     assert f"Ended Browserbase session {session_id}" in output, output[-4000:]
     assert "DAG RUN STATE failed" in output, output[-4000:]
+
+
+def test_airflow_dags_test_runs_the_agent_example(
+    demo_url: str, scripted_llm: ScriptedOpenAI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The command a user types, in its own process, against the scripted OpenAI-compatible server."""
+    from airflow.models.dagrun import DagRun
+
+    use_script(monkeypatch, scripted_llm, "lamp")
+    airflow = Path(sys.executable).with_name("airflow")
+    result = subprocess.run(
+        [str(airflow), "dags", "test", "example_browserbase_agent", "-c", json.dumps({"shop_url": demo_url})],
+        env=dict(os.environ),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-4000:]
+    assert any(f"{LAMP.name} | {LAMP.sku} | ${LAMP.price:.2f}" in p for p in scripted_llm.prompts())
+    (last,) = sorted(DagRun.find(dag_id="example_browserbase_agent"), key=lambda r: r.start_date)[-1:]
+    assert str(last.state) == "success"
+    assert xcom_value(last, "cheapest_desk_lamp") == LAMP.sku
