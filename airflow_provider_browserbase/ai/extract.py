@@ -122,7 +122,8 @@ def extract(
     agent = hook.create_agent(output_type=output_type, instructions=instructions, **(agent_params or {}))
     log.info("Extracting from %s: %d characters of %s snapshot", page.url, len(content), snapshot)
     result = run_coroutine_sync(agent.run(prompt, usage_limits=usage_limits))
-    usage = result.usage()
+    # A property in current pydantic-ai, a method in older 2.x releases.
+    usage = result.usage if hasattr(result.usage, "requests") else result.usage()
     log.info(
         "Extracted %s: %s requests, %s input and %s output tokens",
         getattr(output_type, "__name__", output_type),
