@@ -92,10 +92,15 @@ def test_wheel_carries_licence_files_and_release_metadata(wheel):
 
 def test_wheel_publishes_the_runtime_dependencies_and_no_dev_tools(wheel):
     meta = _metadata(wheel)
-    published = {canonicalize_name(Requirement(r).name) for r in meta.get_all("Requires-Dist")}
+    requirements = [Requirement(r) for r in meta.get_all("Requires-Dist")]
+    published = {canonicalize_name(r.name) for r in requirements if r.marker is None}
     assert published == set(DEPENDENCIES)
-    assert not published & DEV_TOOLS
-    assert meta.get_all("Provides-Extra") is None
+    # Each optional integration is an extra: its packages are installed only with it.
+    optional = {canonicalize_name(r.name) for r in requirements if r.marker is not None}
+    assert optional == set(EXTRAS)
+    assert all("extra ==" in str(r.marker) for r in requirements if r.marker is not None)
+    assert not (published | optional) & DEV_TOOLS
+    assert set(meta.get_all("Provides-Extra") or []) == set(PROJECT.get("optional-dependencies", {}))
     assert not [n for n in wheel.namelist() if n.startswith(("tests/", "benchmarks/", "example_dags/"))]
 
 
@@ -238,7 +243,7 @@ def test_airflow_already_brings_every_dependency_but_playwright():
 
 
 def test_dev_tools_are_dependency_groups_and_not_published_extras():
-    assert not PROJECT.get("optional-dependencies")
+    assert not EXTRAS & DEV_TOOLS
     grouped = {
         canonicalize_name(Requirement(r).name)
         for group in PYPROJECT["dependency-groups"].values()

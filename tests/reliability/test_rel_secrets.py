@@ -115,7 +115,10 @@ def test_no_secret_in_logs_xcom_rendered_fields_or_errors(
         "example_browserbase_page_title": {"url": f"{demo}/"},
     }
     bag = DagBag(dag_folder=str(EXAMPLES))
-    assert sorted(bag.dag_ids) == sorted(confs), "an example DAG is not covered by this test"
+    # The AI examples need a model: tests/ai runs them against a scripted one, with their own secret check.
+    ai_examples = {dag_id for dag_id, dag in bag.dags.items() if "ai" in dag.tags}
+    covered = sorted(set(bag.dag_ids) - ai_examples)
+    assert covered == sorted(confs), "an example DAG is not covered by this test"
 
     logs_dir = Path(os.environ["AIRFLOW_HOME"]) / "logs"
     logs_before = (
