@@ -337,24 +337,32 @@ class SessionProxy:
         counted = route.upstream is not None
         if counted:
             self.bytes_through_proxies += len(sent)
+        # The request's body (a form's POST) goes on while the answer is awaited: a server answers only once
+        # it has read the body, so waiting for its answer first would wait forever.
+        request_body = asyncio.ensure_future(self._copy(reader, up_writer, counted=counted))
         try:
-            answer = await up_reader.readuntil(b"\r\n\r\n")
-        except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError) as exc:
-            up_writer.close()
-            await self._bad_gateway(writer, f"no answer from {route.label}: {type(exc).__name__}")
-            return
-        if counted:
-            self.bytes_through_proxies += len(answer)
-            code = answer.split(b" ", 2)[1:2]
-            if code == [b"407"]:
-                # Not passed on: Chromium would answer a 407 with credentials of its own, or none.
-                self._upstream_refused(route, "407", host)
-                up_writer.close()
-                await self._bad_gateway(writer, f"upstream {route.label} answered 407")
+            try:
+                answer = await up_reader.readuntil(b"\r\n\r\n")
+            except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError) as exc:
+                await self._bad_gateway(writer, f"no answer from {route.label}: {type(exc).__name__}")
                 return
-        writer.write(self._close_after(answer))
-        await writer.drain()
-        await self._pipe(reader, writer, up_reader, up_writer, counted=counted)
+            if counted:
+                self.bytes_through_proxies += len(answer)
+                code = answer.split(b" ", 2)[1:2]
+                if code == [b"407"]:
+                    # Not passed on: Chromium would answer a 407 with credentials of its own, or none.
+                    self._upstream_refused(route, "407", host)
+                    await self._bad_gateway(writer, f"upstream {route.label} answered 407")
+                    return
+            writer.write(self._close_after(answer))
+            await writer.drain()
+            await asyncio.gather(request_body, self._copy(up_reader, writer, counted=counted))
+        finally:
+            request_body.cancel()
+            await asyncio.gather(request_body, return_exceptions=True)
+            up_writer.close()
+            with contextlib.suppress(Exception):
+                await up_writer.wait_closed()
 
     @staticmethod
     def _close_after(head: bytes) -> bytes:
@@ -389,6 +397,21 @@ class SessionProxy:
         with contextlib.suppress(OSError):
             await writer.drain()
 
+    async def _copy(self, src: asyncio.StreamReader, dst: asyncio.StreamWriter, *, counted: bool) -> None:
+        """Copy until ``src`` ends, then half-close ``dst``; count the bytes through an upstream proxy."""
+        with contextlib.suppress(OSError, asyncio.IncompleteReadError):
+            while True:
+                data = await src.read(CHUNK)
+                if not data:
+                    break
+                if counted:
+                    self.bytes_through_proxies += len(data)
+                dst.write(data)
+                await dst.drain()
+        with contextlib.suppress(OSError):
+            if dst.can_write_eof():
+                dst.write_eof()
+
     async def _pipe(
         self,
         reader: asyncio.StreamReader,
@@ -398,22 +421,10 @@ class SessionProxy:
         *,
         counted: bool,
     ) -> None:
-        async def copy(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
-            with contextlib.suppress(OSError, asyncio.IncompleteReadError):
-                while True:
-                    data = await src.read(CHUNK)
-                    if not data:
-                        break
-                    if counted:
-                        self.bytes_through_proxies += len(data)
-                    dst.write(data)
-                    await dst.drain()
-            with contextlib.suppress(OSError):
-                if dst.can_write_eof():
-                    dst.write_eof()
-
         try:
-            await asyncio.gather(copy(reader, up_writer), copy(up_reader, writer))
+            await asyncio.gather(
+                self._copy(reader, up_writer, counted=counted), self._copy(up_reader, writer, counted=counted)
+            )
         finally:
             up_writer.close()
             with contextlib.suppress(Exception):

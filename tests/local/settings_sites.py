@@ -56,6 +56,11 @@ class _SiteHandler(BaseHTTPRequestHandler):
         else:
             self._send(200, PAGE.format(title=query.get("title", ["site"])[0], body=""))
 
+    def do_POST(self) -> None:
+        """Answer only once the whole body is read, as a form handler does: the length it read."""
+        received = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        self._send(200, str(len(received)), "text/plain")
+
     def _send(self, status: int, body: str, kind: str = "text/html") -> None:
         data = body.encode()
         self.send_response(status)

@@ -58,6 +58,21 @@ def title_of(pw: Playwright, browser: Any, url: str) -> str:
     return page.title()
 
 
+def test_a_request_body_goes_through_the_external_proxy(
+    pw: Playwright, api: httpx.Client, site: Site, proxy: ForwardProxy
+) -> None:
+    """A POST whose server answers only after reading the body (a login form) is not left waiting."""
+    with settings_session(pw, api, {"proxies": [external(proxy)]}) as (browser, _):
+        page = browser.contexts[0].pages[0]
+        page.goto(site.url("/?title=form"))
+        sent = 200_000
+        received = page.evaluate(
+            "async (size) => (await fetch('/submit', {method: 'POST', body: 'x'.repeat(size)})).text()", sent
+        )
+    assert received == str(sent)
+    assert f"http://127.0.0.1:{site.port}/submit" in proxy.targets()
+
+
 def test_external_proxy_carries_http_and_https_with_credentials(
     pw: Playwright,
     api: httpx.Client,
