@@ -1,6 +1,7 @@
 """
-Secrets never leak: every example DAG runs with a distinctive API key and an external proxy whose
-password comes from a connection through templates. Afterwards the API key and the proxy password appear
+Secrets never leak: every example DAG runs with a distinctive API key and an external proxy (a real one on
+loopback, which browserbase-local uses with the credentials) whose password comes from a connection
+through templates. Afterwards the API key and the proxy password appear
 in no task log (stdout/stderr of ``dag.test()`` and the files under ``AIRFLOW_HOME/logs``), no XCom, no
 rendered template field and no provider exception text; a session's signing key appears only inside the
 connect URL that the create operator pushes to XCom on purpose, and never in a log.
@@ -10,11 +11,15 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 from reliability_helpers import API_KEY, Admin, conn_json
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "local"))
+from settings_sites import ForwardProxy  # a test helper beside the local-server tests
 
 from airflow_provider_browserbase import exceptions
 from airflow_provider_browserbase.local.demo_site import DEMO_PASSWORD, DEMO_USERNAME, PRODUCTS
@@ -24,14 +29,6 @@ if TYPE_CHECKING:
 
 PROXY_USER = "px_user_71c0"
 PROXY_PASSWORD = "px_PASS_4e8b2c91d7a3"
-PROXIES = [
-    {
-        "type": "external",
-        "server": "http://proxy.invalid:3128",
-        "username": "{{ conn.browserbase_proxy.login }}",
-        "password": "{{ conn.browserbase_proxy.password }}",
-    }
-]
 EXAMPLES = Path(__file__).resolve().parents[2] / "example_dags"
 
 
@@ -49,12 +46,20 @@ def raised_texts(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return texts
 
 
-def with_proxies(task: Any) -> None:
+def with_proxies(task: Any, server: str) -> None:
     """Give a session-creating task the templated external proxy (mapped tasks through partial kwargs)."""
+    proxies = [
+        {
+            "type": "external",
+            "server": server,
+            "username": "{{ conn.browserbase_proxy.login }}",
+            "password": "{{ conn.browserbase_proxy.password }}",
+        }
+    ]
     if hasattr(task, "partial_kwargs"):
-        task.partial_kwargs["proxies"] = PROXIES
+        task.partial_kwargs["proxies"] = proxies
     else:
-        task.proxies = PROXIES
+        task.proxies = proxies
 
 
 def rows(table: str, run_ids: list[str]) -> list[str]:
@@ -113,6 +118,8 @@ def test_no_secret_in_logs_xcom_rendered_fields_or_errors(
         "example_browserbase_login_context": {"base_url": demo},
         "example_browserbase_archive": {"page_url": f"{demo}/download", "destination": f"file://{tmp_path}"},
         "example_browserbase_page_title": {"url": f"{demo}/"},
+        # Reads every Airflow-tagged session with the API key; a dry run, so the other runs are untouched.
+        "example_browserbase_janitor": {"report_only": True},
     }
     bag = DagBag(dag_folder=str(EXAMPLES))
     # The AI examples need a model: tests/ai runs them against a scripted one, with their own secret check.
@@ -126,19 +133,22 @@ def test_no_secret_in_logs_xcom_rendered_fields_or_errors(
     )
     run_ids: list[str] = []
     proxied = 0
-    for dag_id, conf in confs.items():
-        dag = bag.dags[dag_id]
-        for task in dag.tasks:
-            operator_class = getattr(task, "operator_class", type(task))
-            if isinstance(operator_class, type) and issubclass(
-                operator_class, (BrowserbasePlaywrightOperator, BrowserbaseCreateSessionOperator)
-            ):
-                with_proxies(task)
-                proxied += 1
-        dag_run = dag.test(run_conf=conf)
-        assert str(dag_run.state) == "success", f"{dag_id} ended {dag_run.state}"
-        run_ids.append(dag_run.run_id)
+    with ForwardProxy(PROXY_USER, PROXY_PASSWORD) as proxy:
+        for dag_id, conf in confs.items():
+            dag = bag.dags[dag_id]
+            for task in dag.tasks:
+                operator_class = getattr(task, "operator_class", type(task))
+                if isinstance(operator_class, type) and issubclass(
+                    operator_class, (BrowserbasePlaywrightOperator, BrowserbaseCreateSessionOperator)
+                ):
+                    with_proxies(task, proxy.address)
+                    proxied += 1
+            dag_run = dag.test(run_conf=conf)
+            assert str(dag_run.state) == "success", f"{dag_id} ended {dag_run.state}"
+            run_ids.append(dag_run.run_id)
     assert proxied >= 5
+    # The rendered credentials reached the proxy: the browsers' requests went through it, authorised.
+    assert proxy.targets(), "no request went through the external proxy"
 
     registry = chromium_server.app.state.registry  # type: ignore[union-attr]
     sessions = list(registry.sessions.values())
