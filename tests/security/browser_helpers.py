@@ -29,11 +29,21 @@ if TYPE_CHECKING:
 
     from airflow_provider_browserbase.local.server import LocalServer
 
-__all__ = ["answer", "api", "cdp", "new_session", "pw", "raw_get", "release", "server", "wait_for_status"]
+__all__ = [
+    "answer",
+    "browser_api",
+    "browser_server",
+    "cdp",
+    "new_session",
+    "pw",
+    "raw_get",
+    "release",
+    "wait_for_status",
+]
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[LocalServer]:
+def browser_server() -> Iterator[LocalServer]:
     running = start_server(max_sessions=3)
     try:
         yield running
@@ -42,8 +52,8 @@ def server() -> Iterator[LocalServer]:
 
 
 @pytest.fixture
-def api(server: LocalServer) -> Iterator[httpx.Client]:
-    with client(server) as http:
+def browser_api(browser_server: LocalServer) -> Iterator[httpx.Client]:
+    with client(browser_server) as http:
         yield http
 
 
@@ -55,15 +65,15 @@ def pw() -> Iterator[Playwright]:
         yield playwright
 
 
-def new_session(api: httpx.Client, **body: Any) -> dict[str, Any]:
-    created = api.post("/v1/sessions", json={"timeout": 600, "keepAlive": True, **body})
+def new_session(browser_api: httpx.Client, **body: Any) -> dict[str, Any]:
+    created = browser_api.post("/v1/sessions", json={"timeout": 600, "keepAlive": True, **body})
     assert created.status_code == 201, created.text
     return created.json()
 
 
-def release(api: httpx.Client, session_id: str) -> None:
-    api.post(f"/v1/sessions/{session_id}", json={"status": "REQUEST_RELEASE"})
-    wait_for_status(api, session_id, "COMPLETED")
+def release(browser_api: httpx.Client, session_id: str) -> None:
+    browser_api.post(f"/v1/sessions/{session_id}", json={"status": "REQUEST_RELEASE"})
+    wait_for_status(browser_api, session_id, "COMPLETED")
 
 
 def answer(

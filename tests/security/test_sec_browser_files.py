@@ -44,12 +44,14 @@ LOCAL_URLS = [
 ]
 
 
-def _zip_names(api: httpx.Client, session_id: str) -> list[str]:
-    return zipfile.ZipFile(io.BytesIO(api.get(f"/v1/sessions/{session_id}/downloads").content)).namelist()
+def _zip_names(browser_api: httpx.Client, session_id: str) -> list[str]:
+    return zipfile.ZipFile(
+        io.BytesIO(browser_api.get(f"/v1/sessions/{session_id}/downloads").content)
+    ).namelist()
 
 
-def _directory(server: LocalServer, session_id: str) -> Path:
-    return server.app.state.registry.sessions[session_id].directory
+def _directory(browser_server: LocalServer, session_id: str) -> Path:
+    return browser_server.app.state.registry.sessions[session_id].directory
 
 
 @pytest.mark.parametrize("url", LOCAL_URLS)
@@ -64,8 +66,10 @@ def test_web_urls_are_not_local(url: str) -> None:
     assert not is_local_url(url)
 
 
-def test_file_urls_are_refused_through_the_proxy(api: httpx.Client, server: LocalServer) -> None:
-    created = new_session(api)
+def test_file_urls_are_refused_through_the_proxy(
+    browser_api: httpx.Client, browser_server: LocalServer
+) -> None:
+    created = new_session(browser_api)
     try:
         with websockets.sync.client.connect(created["connectUrl"], max_size=None) as ws:
             page = next(
@@ -105,7 +109,7 @@ def test_file_urls_are_refused_through_the_proxy(api: httpx.Client, server: Loca
             targets = cdp(ws, 100, "Target.getTargets")["result"]["targetInfos"]
             assert not [t for t in targets if t["url"].startswith("file:")]
     finally:
-        release(api, created["id"])
+        release(browser_api, created["id"])
 
 
 def test_file_urls_load_only_with_allow_file_urls(make_allowing_server: LocalServer) -> None:
@@ -133,17 +137,17 @@ def make_allowing_server() -> Iterator[LocalServer]:
 
 
 def test_download_paths_always_land_in_the_sessions_own_folder(
-    api: httpx.Client, pw: Playwright, server: LocalServer, tmp_path: Path
+    browser_api: httpx.Client, pw: Playwright, browser_server: LocalServer, tmp_path: Path
 ) -> None:
-    victim = new_session(api)
-    attacker = new_session(api)
-    victim_downloads = _directory(server, victim["id"]) / "downloads"
+    victim = new_session(browser_api)
+    attacker = new_session(browser_api)
+    victim_downloads = _directory(browser_server, victim["id"]) / "downloads"
     browser = pw.chromium.connect_over_cdp(attacker["connectUrl"])
     try:
         host_folder = tmp_path / "host-folder"
         host_folder.mkdir()
         page = browser.contexts[0].pages[0]
-        page.goto(f"{server.base_url}/site/")
+        page.goto(f"{browser_server.base_url}/site/")
         cdp_session = browser.new_browser_cdp_session()
         for folder in (victim_downloads, host_folder):
             for behavior in ("allow", "allowAndName"):
@@ -155,34 +159,34 @@ def test_download_paths_always_land_in_the_sessions_own_folder(
                     page.click("#download")
                 assert info.value.failure() is None
         deadline = time.monotonic() + 15
-        while not _zip_names(api, attacker["id"]) and time.monotonic() < deadline:
+        while not _zip_names(browser_api, attacker["id"]) and time.monotonic() < deadline:
             time.sleep(0.1)
         # Chromium writes each same-named download over the last: the file is there, once.
-        assert [name.split("-")[0] for name in _zip_names(api, attacker["id"])] == ["report"]
-        assert _zip_names(api, victim["id"]) == []
+        assert [name.split("-")[0] for name in _zip_names(browser_api, attacker["id"])] == ["report"]
+        assert _zip_names(browser_api, victim["id"]) == []
         assert list(victim_downloads.iterdir()) == []
         assert list(host_folder.iterdir()) == []
     finally:
         browser.close()
-        release(api, attacker["id"])
-        release(api, victim["id"])
+        release(browser_api, attacker["id"])
+        release(browser_api, victim["id"])
 
 
 def test_file_inputs_take_only_the_sessions_own_uploads(
-    api: httpx.Client, pw: Playwright, server: LocalServer
+    browser_api: httpx.Client, pw: Playwright, browser_server: LocalServer
 ) -> None:
-    victim = new_session(api)
-    attacker = new_session(api)
+    victim = new_session(browser_api)
+    attacker = new_session(browser_api)
     for session in (victim, attacker):
-        uploaded = api.post(
+        uploaded = browser_api.post(
             f"/v1/sessions/{session['id']}/uploads", files={"file": ("mine.txt", session["id"].encode())}
         )
         assert uploaded.status_code == 200
-    victim_file = _directory(server, victim["id"]) / "uploads" / "mine.txt"
+    victim_file = _directory(browser_server, victim["id"]) / "uploads" / "mine.txt"
     browser = pw.chromium.connect_over_cdp(attacker["connectUrl"])
     try:
         page = browser.contexts[0].pages[0]
-        page.goto(f"{server.base_url}/site/")
+        page.goto(f"{browser_server.base_url}/site/")
         session = browser.contexts[0].new_cdp_session(page)
         root = session.send("DOM.getDocument")["root"]["nodeId"]
         node = session.send("DOM.querySelector", {"nodeId": root, "selector": "#file"})["nodeId"]
@@ -191,7 +195,7 @@ def test_file_inputs_take_only_the_sessions_own_uploads(
             "/etc/hostname",
             "/tmp/.uploads/../../etc/hostname",
             f"/tmp/.uploads/../../{victim_file.parent.parent.name}/uploads/mine.txt",
-            str(_directory(server, attacker["id"]) / "uploads"),
+            str(_directory(browser_server, attacker["id"]) / "uploads"),
         ):
             with pytest.raises(Exception, match=r"not one of this session's uploads"):
                 session.send("DOM.setFileInputFiles", {"nodeId": node, "files": [path]})
@@ -202,8 +206,8 @@ def test_file_inputs_take_only_the_sessions_own_uploads(
         assert got == attacker["id"]
     finally:
         browser.close()
-        release(api, attacker["id"])
-        release(api, victim["id"])
+        release(browser_api, attacker["id"])
+        release(browser_api, victim["id"])
 
 
 @pytest.mark.parametrize(

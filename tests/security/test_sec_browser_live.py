@@ -56,24 +56,24 @@ def _refused_socket(url: str) -> int:
     return refused.value.response.status_code
 
 
-def test_a_session_id_alone_opens_nothing(api: httpx.Client, server: LocalServer) -> None:
-    created = new_session(api)
+def test_a_session_id_alone_opens_nothing(browser_api: httpx.Client, browser_server: LocalServer) -> None:
+    created = new_session(browser_api)
     try:
-        page = httpx.get(session_url_for(server.base_url, created["id"]))
+        page = httpx.get(session_url_for(browser_server.base_url, created["id"]))
         assert page.status_code == 401
         assert "RUNNING" not in page.text
         assert "token=" not in page.text
-        base = f"ws://{server.config.netloc}/sessions/{created['id']}/live/ws"
+        base = f"ws://{browser_server.config.netloc}/sessions/{created['id']}/live/ws"
         for query in ("", "?token=", "?token=1", f"?token={created['id']}", "?token=9999999999.00"):
             assert _refused_socket(base + query) == 401
     finally:
-        release(api, created["id"])
+        release(browser_api, created["id"])
 
 
-def test_a_token_opens_only_its_own_session(api: httpx.Client, server: LocalServer) -> None:
-    first, second = new_session(api), new_session(api)
+def test_a_token_opens_only_its_own_session(browser_api: httpx.Client, browser_server: LocalServer) -> None:
+    first, second = new_session(browser_api), new_session(browser_api)
     try:
-        live = api.get(f"/v1/sessions/{first['id']}/debug").json()
+        live = browser_api.get(f"/v1/sessions/{first['id']}/debug").json()
         token = re.search(r"token=([^&]+)", live["wsUrl"]).group(1)
         assert first["id"] not in token  # random per session, not derived from the id
         other_socket = live["wsUrl"].replace(first["id"], second["id"])
@@ -82,8 +82,8 @@ def test_a_token_opens_only_its_own_session(api: httpx.Client, server: LocalServ
         with websockets.sync.client.connect(live["wsUrl"], max_size=None) as ws:  # its own: opens
             assert cdp(ws, 1, "Target.getTargets")["result"]["targetInfos"]
     finally:
-        release(api, first["id"])
-        release(api, second["id"])
+        release(browser_api, first["id"])
+        release(browser_api, second["id"])
 
 
 def _drain(ws: websockets.sync.client.ClientConnection) -> None:
@@ -91,19 +91,19 @@ def _drain(ws: websockets.sync.client.ClientConnection) -> None:
         ws.recv(timeout=10)
 
 
-def test_the_live_view_ends_with_the_session(api: httpx.Client) -> None:
-    created = new_session(api)
-    live = api.get(f"/v1/sessions/{created['id']}/debug").json()
+def test_the_live_view_ends_with_the_session(browser_api: httpx.Client) -> None:
+    created = new_session(browser_api)
+    live = browser_api.get(f"/v1/sessions/{created['id']}/debug").json()
     with websockets.sync.client.connect(live["wsUrl"], max_size=None) as ws:
         assert cdp(ws, 1, "Target.getTargets")["result"]["targetInfos"]
-        release(api, created["id"])
+        release(browser_api, created["id"])
         with pytest.raises(websockets.exceptions.ConnectionClosed):
             _drain(ws)
     assert _refused_socket(live["wsUrl"]) == 401
     ended = httpx.get(live["debuggerUrl"])
     assert "has ended" in ended.text
     assert "data-socket" not in ended.text
-    assert api.get(f"/v1/sessions/{created['id']}/debug").status_code == 410
+    assert browser_api.get(f"/v1/sessions/{created['id']}/debug").status_code == 410
 
 
 @pytest.mark.parametrize(
@@ -124,25 +124,27 @@ def test_the_live_view_ends_with_the_session(api: httpx.Client) -> None:
         "/live-assets/viewer.js%00.txt",
     ],
 )
-def test_no_path_reaches_chromium_or_a_file(api: httpx.Client, server: LocalServer, path: str) -> None:
-    created = new_session(api)  # a running browser: there would be something to reach
+def test_no_path_reaches_chromium_or_a_file(
+    browser_api: httpx.Client, browser_server: LocalServer, path: str
+) -> None:
+    created = new_session(browser_api)  # a running browser: there would be something to reach
     try:
-        status, body = raw_get(server.base_url, path)
+        status, body = raw_get(browser_server.base_url, path)
         assert status in (400, 404, 410), (status, body[:200])
         for leak in ("webSocketDebuggerUrl", "devtoolsFrontendUrl", "Browser", "import "):
             assert leak not in body
     finally:
-        release(api, created["id"])
+        release(browser_api, created["id"])
 
 
 def test_the_live_socket_accepts_only_screencast_input_and_navigation(
-    api: httpx.Client, pw: Playwright, server: LocalServer
+    browser_api: httpx.Client, pw: Playwright, browser_server: LocalServer
 ) -> None:
-    created = new_session(api)
+    created = new_session(browser_api)
     browser = pw.chromium.connect_over_cdp(created["connectUrl"])
     try:
-        browser.contexts[0].pages[0].goto(f"{server.base_url}/site/")
-        live = api.get(f"/v1/sessions/{created['id']}/debug").json()
+        browser.contexts[0].pages[0].goto(f"{browser_server.base_url}/site/")
+        live = browser_api.get(f"/v1/sessions/{created['id']}/debug").json()
         with websockets.sync.client.connect(live["wsUrl"], max_size=None) as ws:
             pages = cdp(ws, 1, "Target.getTargets")["result"]["targetInfos"]
             assert {p["type"] for p in pages} == {"page"}
@@ -169,26 +171,26 @@ def test_the_live_socket_accepts_only_screencast_input_and_navigation(
                 if event.get("method") == "Page.screencastFrame":
                     break
             assert event["params"]["metadata"]["deviceWidth"] > 0
-        assert browser.contexts[0].pages[0].url == f"{server.base_url}/site/"
+        assert browser.contexts[0].pages[0].url == f"{browser_server.base_url}/site/"
     finally:
         browser.close()
-        release(api, created["id"])
+        release(browser_api, created["id"])
 
 
 def test_the_viewer_shows_the_page_and_a_click_in_it_reaches_the_page(
-    api: httpx.Client, pw: Playwright, server: LocalServer, tmp_path: Path
+    browser_api: httpx.Client, pw: Playwright, browser_server: LocalServer, tmp_path: Path
 ) -> None:
     from playwright.sync_api import expect
 
-    created = new_session(api)
+    created = new_session(browser_api)
     session_browser = pw.chromium.connect_over_cdp(created["connectUrl"])
-    viewer_browser = pw.chromium.launch(executable_path=server.app.state.registry.executable)
+    viewer_browser = pw.chromium.launch(executable_path=browser_server.app.state.registry.executable)
     try:
         page = session_browser.contexts[0].pages[0]
         page.goto(BUTTON_PAGE)
-        mux = server.app.state.registry.sessions[created["id"]].browser.mux
+        mux = browser_server.app.state.registry.sessions[created["id"]].browser.mux
         channels_before = _channels(mux)
-        live = api.get(f"/v1/sessions/{created['id']}/debug").json()
+        live = browser_api.get(f"/v1/sessions/{created['id']}/debug").json()
 
         viewer = viewer_browser.new_page(viewport={"width": 900, "height": 700})
         viewer.goto(live["debuggerFullscreenUrl"])
@@ -233,4 +235,4 @@ def test_the_viewer_shows_the_page_and_a_click_in_it_reaches_the_page(
     finally:
         viewer_browser.close()
         session_browser.close()
-        release(api, created["id"])
+        release(browser_api, created["id"])

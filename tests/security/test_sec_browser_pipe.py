@@ -59,10 +59,12 @@ def _listening_tcp_inodes() -> set[str]:
     return inodes
 
 
-def test_the_session_browser_listens_on_no_tcp_port(api: httpx.Client, server: LocalServer) -> None:
-    created = new_session(api)
+def test_the_session_browser_listens_on_no_tcp_port(
+    browser_api: httpx.Client, browser_server: LocalServer
+) -> None:
+    created = new_session(browser_api)
     try:
-        browser = server.app.state.registry.sessions[created["id"]].browser
+        browser = browser_server.app.state.registry.sessions[created["id"]].browser
         cmdline = Path(f"/proc/{browser.pid}/cmdline").read_bytes().split(b"\0")
         assert b"--remote-debugging-pipe" in cmdline
         assert not [arg for arg in cmdline if arg.startswith(b"--remote-debugging-port")]
@@ -74,11 +76,11 @@ def test_the_session_browser_listens_on_no_tcp_port(api: httpx.Client, server: L
         # ...while the same check does see the server's own listening socket.
         assert _socket_inodes(os.getpid()) & _listening_tcp_inodes()
     finally:
-        release(api, created["id"])
+        release(browser_api, created["id"])
 
 
-def test_a_client_cannot_use_another_clients_session(api: httpx.Client) -> None:
-    created = new_session(api)
+def test_a_client_cannot_use_another_clients_session(browser_api: httpx.Client) -> None:
+    created = new_session(browser_api)
     try:
         with (
             websockets.sync.client.connect(created["connectUrl"], max_size=None) as first,
@@ -106,13 +108,15 @@ def test_a_client_cannot_use_another_clients_session(api: httpx.Client) -> None:
             again = cdp(first, 6, "Runtime.evaluate", expression="1 + 1", sessionId=own)
             assert again["result"]["result"]["value"] == 2
     finally:
-        release(api, created["id"])
+        release(browser_api, created["id"])
 
 
-def test_a_disconnected_clients_browser_session_is_detached(api: httpx.Client, server: LocalServer) -> None:
-    created = new_session(api)
+def test_a_disconnected_clients_browser_session_is_detached(
+    browser_api: httpx.Client, browser_server: LocalServer
+) -> None:
+    created = new_session(browser_api)
     try:
-        mux = server.app.state.registry.sessions[created["id"]].browser.mux
+        mux = browser_server.app.state.registry.sessions[created["id"]].browser.mux
         before = set(mux.owners)
         with websockets.sync.client.connect(created["connectUrl"], max_size=None) as client:
             assert cdp(client, 1, "Browser.getVersion")["result"]["product"]
@@ -122,4 +126,4 @@ def test_a_disconnected_clients_browser_session_is_detached(api: httpx.Client, s
             time.sleep(0.05)
         assert set(mux.owners) == before
     finally:
-        release(api, created["id"])
+        release(browser_api, created["id"])
