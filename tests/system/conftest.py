@@ -42,8 +42,12 @@ RELEASE_DELAY = 20.0
 @pytest.fixture(scope="module")
 def local_server() -> Iterator[LocalServer]:
     """``browserbase-local`` with real Chromium and a release delay; ``browserbase_default`` points at it."""
+    # Each released session stays RUNNING for RELEASE_DELAY: a module's runs overlap in sessions (two runs of
+    # one example, then a DAG of three browser tasks), so the slots are sized for that, not for 4.
     with (
-        LocalServer(host="127.0.0.1", port=0, api_key=TEST_API_KEY, release_delay=RELEASE_DELAY) as server,
+        LocalServer(
+            host="127.0.0.1", port=0, api_key=TEST_API_KEY, release_delay=RELEASE_DELAY, max_sessions=8
+        ) as server,
         default_connection_to(server),
     ):
         yield server
