@@ -77,6 +77,7 @@ def test_the_block_parser_finds_blocks_and_compile_rejects_a_broken_one():
 REPOSITORY_URLS = (
     "https://github.com/airflow-provider-browserbase/airflow-provider-browserbase/blob/main/",
     "https://github.com/airflow-provider-browserbase/airflow-provider-browserbase/tree/main/",
+    "https://raw.githubusercontent.com/airflow-provider-browserbase/airflow-provider-browserbase/main/",
 )
 INLINE_LINK = re.compile(r"\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)")
 REFERENCE_LINK = re.compile(r"^\s{0,3}\[[^\]]+\]:\s+(\S+)", flags=re.MULTILINE)
@@ -194,3 +195,10 @@ def test_every_operator_sensor_and_trigger_has_a_readme_line_and_a_page(name: st
     assert f"# `{name}`" in page.read_text(), f"{page.relative_to(ROOT)} is not {name}'s page"
     index = (ROOT / "docs" / "README.md").read_text()
     assert f"[`{name}`]({page.relative_to(ROOT / 'docs').as_posix()})" in index
+
+
+def test_the_docs_index_links_every_page():
+    index = (ROOT / "docs" / "README.md").resolve()
+    linked = {(index.parent / target.partition("#")[0]).resolve() for target in links(index.read_text())}
+    unlisted = [str(page.relative_to(ROOT)) for page in DOCS if page.resolve() not in linked | {index}]
+    assert not unlisted, f"docs/README.md does not link {unlisted}"
