@@ -92,11 +92,11 @@ def xcom_keys(dag_run: DagRun, task_id: str) -> set[str]:
 
 
 def documented_xcom_keys(task: str) -> set[str]:
-    """The XCom keys the README's "XCom and secrets" table lists for ``task`` (a class or decorator)."""
+    """The XCom keys that the "XCom and secrets" table of ``docs/security.md`` lists for ``task``."""
     import re
 
-    readme = (EXAMPLE_DAGS.parent / "README.md").read_text()
-    section = readme.split("\n## XCom and secrets\n", 1)[1]
+    page = (EXAMPLE_DAGS.parent / "docs" / "security.md").read_text()
+    section = page.split("\n## XCom and secrets\n", 1)[1]
     table = section[section.index("\n| task |") :].split("\n\n", 1)[0].strip()
     keys: set[str] = set()
     current = ""
@@ -105,5 +105,5 @@ def documented_xcom_keys(task: str) -> set[str]:
         current = cells[0] or current
         if f"`{task}`" in current:
             keys |= set(re.findall(r"`([^`]+)`", cells[1]))
-    assert keys, f"the README's XCom table has no row for {task}"
+    assert keys, f"the XCom table of docs/security.md has no row for {task}"
     return keys
