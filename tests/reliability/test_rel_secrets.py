@@ -113,6 +113,7 @@ def test_no_secret_in_logs_xcom_rendered_fields_or_errors(
         "example_browserbase_login_context": {"base_url": demo},
         "example_browserbase_archive": {"page_url": f"{demo}/download", "destination": f"file://{tmp_path}"},
         "example_browserbase_page_title": {"url": f"{demo}/"},
+        "example_browserbase_search_fetch": {"destination": f"file://{tmp_path}/search"},
     }
     bag = DagBag(dag_folder=str(EXAMPLES))
     # The AI examples need a model: tests/ai runs them against a scripted one, with their own secret check.
