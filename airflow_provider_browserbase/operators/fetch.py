@@ -47,9 +47,10 @@ class BrowserbaseFetchOperator(BaseOperator):
     """
     Fetch one page with Browserbase's Fetch API (no browser session) and return or save its content.
 
-    With ``destination`` the content is written there (UTF-8) and the task returns ``{"url", "path",
-    "status_code", "content_type"}``. Without it the task returns ``{"url", "status_code",
-    "content_type", "content"}`` through XCom, refused over ``max_xcom_bytes`` (1 MiB by default) with a
+    With ``destination`` the content is written there (UTF-8; a ``json`` fetch's object as JSON) and the
+    task returns ``{"url", "path", "status_code", "content_type"}``. Without it the task returns ``{"url",
+    "status_code", "content_type", "content"}`` through XCom (``content``: text, or the extracted object
+    for ``json``), refused over ``max_xcom_bytes`` (1 MiB by default) with a
     message to set ``destination``: XCom lives in Airflow's database. A page answered with HTTP status 400
     or more fails the task (nothing is written) unless ``fail_on_http_error=False``.
 
@@ -151,7 +152,7 @@ class BrowserbaseFetchOperator(BaseOperator):
                 "operator returns through XCom (stored in Airflow's database): set destination to a file "
                 "or folder to save it there"
             )
-        return {**answer, "content": text}
+        return {**answer, "content": result.content}  # a json fetch's object stays an object
 
     def _target(self, content_type: str) -> ObjectStoragePath:
         from airflow.sdk import ObjectStoragePath
