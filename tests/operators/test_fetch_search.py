@@ -162,3 +162,47 @@ def test_templated_fields() -> None:
         BrowserbaseFetchOperator.template_fields
     )
     assert {"query", "num_results", "browserbase_conn_id"} <= set(BrowserbaseSearchOperator.template_fields)
+
+
+def test_a_json_fetch_returns_the_object_and_writes_json(
+    tmp_path: Path, make_context: Callable[..., dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # browserbase-local cannot extract JSON (501): Browserbase's answer is scripted here.
+    import httpx
+    from support import connection_uri_env
+
+    from airflow_provider_browserbase.hooks.browserbase import BrowserbaseHook
+
+    monkeypatch.setenv("AIRFLOW_CONN_BB_FETCH", connection_uri_env("http://bb.test", "bb_key"))
+    answer = {
+        "id": "f-1",
+        "content": {"name": "Brass desk lamp", "price": 89.5},
+        "contentType": "application/json",
+        "encoding": "utf-8",
+        "headers": {},
+        "statusCode": 200,
+    }
+    sent: list[Any] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(json.loads(request.content))
+        return httpx.Response(200, json=answer)
+
+    schema = {"type": "object", "properties": {"name": {"type": "string"}, "price": {"type": "number"}}}
+    for destination in (None, f"{tmp_path}/"):
+        task = BrowserbaseFetchOperator(
+            task_id="fetch",
+            url="https://shop.test/lamp",
+            format="json",
+            schema=schema,
+            destination=destination,
+            browserbase_conn_id="bb_fetch",
+        )
+        task.__dict__["hook"] = BrowserbaseHook("bb_fetch", transport=httpx.MockTransport(handler))
+        got = run(task, make_context)
+        if destination is None:
+            assert got["content"] == answer["content"]
+        else:
+            assert json.loads((tmp_path / "shop.test_lamp.json").read_text()) == answer["content"]
+            assert got["path"] == str(tmp_path / "shop.test_lamp.json")
+    assert sent[0] == {"url": "https://shop.test/lamp", "format": "json", "schema": schema}
