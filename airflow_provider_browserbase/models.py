@@ -24,6 +24,7 @@ import threading
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import (
     AliasChoices,
@@ -388,8 +389,6 @@ class FetchParams(_RequestModel):
     @field_validator("url")
     @classmethod
     def _http_url(cls, value: str) -> str:
-        from urllib.parse import urlsplit
-
         try:
             parts = urlsplit(value)
         except ValueError:
