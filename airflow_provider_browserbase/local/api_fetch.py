@@ -19,6 +19,7 @@ API key, and fetching the demo shop is how the provider's offline tests and exam
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -180,6 +181,8 @@ def fetch_router() -> APIRouter:
         if params.proxies:
             log.warning("Fetch of %s: %s", params.url, NO_MANAGED_PROXIES)
             headers["x-browserbase-local-note"] = NO_MANAGED_PROXIES
-        return JSONResponse(_answer(params, response, raw), headers=headers)
+        # Decoding and converting up to 10 MiB of HTML takes a while: off the loop that serves CDP too.
+        answer = await asyncio.to_thread(_answer, params, response, raw)
+        return JSONResponse(answer, headers=headers)
 
     return router
