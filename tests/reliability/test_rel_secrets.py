@@ -108,12 +108,13 @@ def test_no_secret_in_logs_xcom_rendered_fields_or_errors(
     )
     demo = f"{chromium_server.base_url}/demo"
     confs = {
+        "example_browserbase_search_fetch": {"destination": f"file://{tmp_path}/search"},
+        "example_browserbase_janitor": {},  # a dry run (report_only) by default
         "example_browserbase_scrape": {"base_url": demo, "output_dir": str(tmp_path / "scrape")},
         "example_browserbase_fanout": {"urls": [f"{demo}/{p.path}" for p in PRODUCTS[:2]]},
         "example_browserbase_login_context": {"base_url": demo},
         "example_browserbase_archive": {"page_url": f"{demo}/download", "destination": f"file://{tmp_path}"},
         "example_browserbase_page_title": {"url": f"{demo}/"},
-        "example_browserbase_search_fetch": {"destination": f"file://{tmp_path}/search"},
     }
     bag = DagBag(dag_folder=str(EXAMPLES))
     # The AI examples need a model: tests/ai runs them against a scripted one, with their own secret check.
