@@ -6,6 +6,7 @@ import json
 from typing import TYPE_CHECKING
 
 import pytest
+from local_helpers import API_KEY, STARTED_DIRS, client
 from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, StreamingResponse
 from starlette.routing import Route
 
@@ -13,7 +14,6 @@ from airflow_provider_browserbase.local.api_fetch import MAX_FETCH_BYTES, contex
 from airflow_provider_browserbase.local.api_search import Page, rank
 from airflow_provider_browserbase.local.demo_site import PRODUCTS
 from airflow_provider_browserbase.local.server import LocalServer
-from tests.local.local_helpers import API_KEY, STARTED_DIRS, client
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator
