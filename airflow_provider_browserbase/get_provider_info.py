@@ -40,6 +40,8 @@ def get_provider_info() -> dict[str, Any]:
                     f"{_PKG}.operators.playwright",
                     f"{_PKG}.operators.downloads",
                     f"{_PKG}.operators.janitor",
+                    f"{_PKG}.operators.fetch",
+                    f"{_PKG}.operators.search",
                 ],
             }
         ],

@@ -24,6 +24,7 @@ import threading
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import (
     AliasChoices,
@@ -365,6 +366,67 @@ class ContextCreateParams(_RequestModel):
     name: str | None = Field(default=None, min_length=1, max_length=256)
 
 
+FetchFormat = Literal["raw", "json", "markdown"]
+MIN_SEARCH_RESULTS = 1
+MAX_SEARCH_RESULTS = 25
+
+
+class FetchParams(_RequestModel):
+    """
+    Body of ``POST /v1/fetch``: one page, fetched without a browser session.
+
+    ``json_schema`` is ``schema`` on the wire (a field named ``schema`` would shadow pydantic's method).
+    """
+
+    url: str
+    format: FetchFormat | None = None
+    json_schema: dict[str, Any] | None = Field(default=None, alias="schema")
+    allow_redirects: bool | None = None
+    allow_insecure_ssl: bool | None = None
+    proxies: bool | None = None
+    context_id: str | None = Field(default=None, min_length=1)
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        try:
+            parts = urlsplit(value)
+        except ValueError:
+            raise ValueError("must be an http or https URL") from None
+        if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be an http or https URL with a host")
+        return value
+
+    def schema_errors(self) -> list[tuple[str, str]]:
+        """
+        ``(field, rule)`` pairs for a ``format``/``schema`` mismatch (a validator could not name the field).
+
+        Browserbase extracts JSON with a model that needs the schema, and ignores a schema otherwise: both
+        mistakes are caught before the request rather than discovered in the answer.
+        """
+        if self.format == "json" and not self.json_schema:
+            return [("schema", "is required with format 'json' (a JSON Schema object)")]
+        if self.json_schema is not None and self.format != "json":
+            return [("schema", "is only used with format 'json'")]
+        return []
+
+
+class SearchParams(_RequestModel):
+    """Body of ``POST /v1/search``; ``provider`` and ``mode`` are Browserbase's, left to its default."""
+
+    query: str = Field(min_length=1)
+    num_results: int | None = Field(default=None, ge=MIN_SEARCH_RESULTS, le=MAX_SEARCH_RESULTS)
+    provider: str | None = None
+    mode: str | None = None
+
+    @field_validator("query")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be blank")
+        return value
+
+
 # ---------------------------------------------------------------------------------------------------------
 # Responses
 # ---------------------------------------------------------------------------------------------------------
@@ -555,6 +617,38 @@ class Project(_ResponseModel):
 class ProjectUsage(_ResponseModel):
     browser_minutes: int
     proxy_bytes: int
+
+
+class FetchResult(_ResponseModel):
+    """
+    ``POST /v1/fetch``: the fetched page. ``status_code`` is the page's own status: a 404 page is a
+    successful fetch. ``content`` is text for ``raw`` and ``markdown``, an object for ``json``.
+    """
+
+    id: str
+    content: str | dict[str, Any]
+    content_type: str
+    encoding: str
+    headers: dict[str, str]
+    status_code: int
+
+
+class SearchResult(_ResponseModel):
+    id: str
+    title: str
+    url: str
+    author: str | None = None
+    favicon: str | None = None
+    image: str | None = None
+    published_date: LenientDatetime = None
+
+
+class SearchResults(_ResponseModel):
+    """``POST /v1/search``: the query as run, the request's id and the results, best first."""
+
+    query: str
+    request_id: str
+    results: list[SearchResult]
 
 
 # ---------------------------------------------------------------------------------------------------------

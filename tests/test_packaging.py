@@ -234,12 +234,13 @@ def _closure(
     return {dist for dist, _ in seen}
 
 
-def test_airflow_already_brings_every_dependency_but_playwright():
-    """Adding the provider to an Airflow image installs Playwright and nothing else (docs/deployment.md)."""
+def test_airflow_already_brings_every_dependency_but_playwright_and_markdownify():
+    """Adding the provider to an Airflow image installs Playwright, markdownify (browserbase-local's
+    /v1/fetch) and markdownify's Beautiful Soup, nothing else (docs/deployment.md)."""
     brought = _closure("apache-airflow")
-    assert set(DEPENDENCIES) - brought == {"playwright"}
+    assert set(DEPENDENCIES) - brought == {"playwright", "markdownify"}
     added = set().union(*(_closure(name) for name in DEPENDENCIES)) - brought
-    assert added == {"playwright"}
+    assert added == {"playwright", "markdownify", "beautifulsoup4", "soupsieve"}
 
 
 def test_dev_tools_are_dependency_groups_and_not_published_extras():

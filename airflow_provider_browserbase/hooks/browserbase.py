@@ -31,6 +31,8 @@ from airflow_provider_browserbase.hooks import (
     session_uploads,
     sessions,
 )
+from airflow_provider_browserbase.hooks import fetch as fetch_api
+from airflow_provider_browserbase.hooks import search as search_api
 from airflow_provider_browserbase.hooks._connection import (
     ConnectionSettings,
     CredentialsInHostError,
@@ -61,8 +63,10 @@ if TYPE_CHECKING:
         CreatedContext,
         CreatedSession,
         Extension,
+        FetchResult,
         Project,
         ProjectUsage,
+        SearchResults,
         Session,
         SessionDetails,
         SessionLiveURLs,
@@ -90,7 +94,7 @@ async def _amask(secret: str) -> None:
 
 class BrowserbaseHook(BaseHook):
     """
-    Talk to the Browserbase API: sessions, contexts, extensions, projects, downloads and uploads.
+    Talk to the Browserbase API: sessions, contexts, extensions, projects, downloads, uploads, fetch, search.
 
     Reads and session releases are retried on transport errors, 408, 409, 429 and 5xx, honouring the
     server's ``Retry-After``; a session create is never blindly repeated (see :meth:`create_session`).
@@ -514,6 +518,75 @@ class BrowserbaseHook(BaseHook):
         self, session_id: str, file: str | Path | bytes, filename: str | None = None
     ) -> UploadResult:
         return await self._arun(session_uploads.upload_file(session_id, file, filename))
+
+    # -----------------------------------------------------------------------------------------------------
+    # Fetch and Search
+    # -----------------------------------------------------------------------------------------------------
+
+    def fetch(
+        self,
+        url: str,
+        *,
+        format: str = "raw",
+        schema: dict[str, Any] | None = None,
+        allow_redirects: bool | None = None,
+        allow_insecure_ssl: bool | None = None,
+        proxies: bool | None = None,
+        context_id: str | None = None,
+    ) -> FetchResult:
+        """
+        Fetch one page without a browser session (``POST /v1/fetch``).
+
+        :param url: an ``http`` or ``https`` URL.
+        :param format: ``raw`` (the body as is), ``markdown``, or ``json`` (extracted by ``schema``).
+        :param schema: a JSON Schema; required with ``format="json"``, refused otherwise.
+        :param allow_redirects: follow redirects; ``None`` leaves Browserbase's default.
+        :param allow_insecure_ssl: skip TLS certificate checks.
+        :param proxies: fetch through Browserbase's proxies.
+        :param context_id: send the cookies saved in this context.
+        :return: the page: ``status_code`` is the page's own status (a 404 page is a successful fetch).
+        """
+        return self._run(
+            fetch_api.fetch(
+                url,
+                format=format,
+                schema=schema,
+                allow_redirects=allow_redirects,
+                allow_insecure_ssl=allow_insecure_ssl,
+                proxies=proxies,
+                context_id=context_id,
+            )
+        )
+
+    async def afetch(
+        self,
+        url: str,
+        *,
+        format: str = "raw",
+        schema: dict[str, Any] | None = None,
+        allow_redirects: bool | None = None,
+        allow_insecure_ssl: bool | None = None,
+        proxies: bool | None = None,
+        context_id: str | None = None,
+    ) -> FetchResult:
+        return await self._arun(
+            fetch_api.fetch(
+                url,
+                format=format,
+                schema=schema,
+                allow_redirects=allow_redirects,
+                allow_insecure_ssl=allow_insecure_ssl,
+                proxies=proxies,
+                context_id=context_id,
+            )
+        )
+
+    def search(self, query: str, *, num_results: int = 10) -> SearchResults:
+        """Search the web (``POST /v1/search``); ``num_results`` from 1 to 25, results best first."""
+        return self._run(search_api.search(query, num_results=num_results))
+
+    async def asearch(self, query: str, *, num_results: int = 10) -> SearchResults:
+        return await self._arun(search_api.search(query, num_results=num_results))
 
     # -----------------------------------------------------------------------------------------------------
     # Contexts, extensions, projects

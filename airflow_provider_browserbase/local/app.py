@@ -13,7 +13,9 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
 
 from airflow_provider_browserbase.local import devtools, live_assets, live_page
+from airflow_provider_browserbase.local.api_fetch import fetch_router
 from airflow_provider_browserbase.local.api_resources import resource_routers
+from airflow_provider_browserbase.local.api_search import search_router
 from airflow_provider_browserbase.local.api_sessions import session_router
 from airflow_provider_browserbase.local.chromium import check_root, find_chromium, sweep_stale_dirs
 from airflow_provider_browserbase.local.errors import error_response, install_error_handlers
@@ -102,7 +104,7 @@ def create_app(config: LocalConfig, extra_routes: Sequence[BaseRoute] = ()) -> F
     app.state.config = config
     install_error_handlers(app)
     auth = [Depends(require_api_key)]
-    for router in (session_router(), *resource_routers()):
+    for router in (session_router(), *resource_routers(), fetch_router(), search_router()):
         app.include_router(router, dependencies=auth)
     if config.enable_admin:
         injector = FaultInjector()

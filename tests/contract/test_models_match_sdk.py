@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 from browserbase import types as sdk
 from browserbase._utils import PropertyInfo
+from browserbase.types import search_web_params as sdk_search_params
+from browserbase.types import search_web_response as sdk_search
 from browserbase.types import session_create_params as sdk_create
 from browserbase.types import session_live_urls as sdk_live
 from browserbase.types import sessions as sdk_sessions
@@ -37,6 +39,9 @@ RESPONSES: list[tuple[type[BaseModel], type[BaseModel]]] = [
     (models.Extension, sdk.Extension),
     (models.Project, sdk.Project),
     (models.ProjectUsage, sdk.ProjectUsage),
+    (models.FetchResult, sdk.FetchAPICreateResponse),
+    (models.SearchResults, sdk.SearchWebResponse),
+    (models.SearchResult, sdk_search.Result),
 ]
 
 
@@ -81,6 +86,11 @@ REQUESTS: list[tuple[type[BaseModel], Any]] = [
     (models.ProxySettings, sdk_create.ProxySettings),
     (models.SessionUpdateParams, sdk.SessionUpdateParams),
     (models.ContextCreateParams, sdk.ContextCreateParams),
+    (models.FetchParams, sdk.FetchAPICreateParams),
+    # The search body is a union of one variant per provider: ours knows the fields of them all.
+    (models.SearchParams, sdk_search_params.Variant0),
+    (models.SearchParams, sdk_search_params.Variant1),
+    (models.SearchParams, sdk_search_params.Variant2),
 ]
 
 

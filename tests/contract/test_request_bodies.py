@@ -209,6 +209,36 @@ CALLS: dict[str, tuple[Callable[[Browserbase], Any], Callable[[BrowserbaseHook],
     ),
     "get context": (lambda c: c.contexts.retrieve("c-1"), lambda h: h.get_context("c-1")),
     "project usage": (lambda c: c.projects.usage("p-1"), lambda h: h.get_project_usage("p-1")),
+    "fetch raw": (
+        lambda c: c.fetch_api.create(url="https://shop.test/a", format="raw"),
+        lambda h: h.fetch("https://shop.test/a"),
+    ),
+    "fetch every option": (
+        lambda c: c.fetch_api.create(
+            url="https://shop.test/a",
+            format="markdown",
+            allow_redirects=False,
+            allow_insecure_ssl=True,
+            proxies=True,
+            context_id="ctx-1",
+        ),
+        lambda h: h.fetch(
+            "https://shop.test/a",
+            format="markdown",
+            allow_redirects=False,
+            allow_insecure_ssl=True,
+            proxies=True,
+            context_id="ctx-1",
+        ),
+    ),
+    "fetch json": (
+        lambda c: c.fetch_api.create(url="https://shop.test/a", format="json", schema={"type": "object"}),
+        lambda h: h.fetch("https://shop.test/a", format="json", schema={"type": "object"}),
+    ),
+    "search": (
+        lambda c: c.search.web(query="desk lamp", num_results=5),
+        lambda h: h.search("desk lamp", num_results=5),
+    ),
 }
 
 

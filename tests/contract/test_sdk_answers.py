@@ -122,6 +122,30 @@ def test_projects(sdk: Browserbase, hook: BrowserbaseHook) -> None:
     assert_agrees(hook.get_project_usage(project.id), sdk.projects.usage(project.id))
 
 
+@pytest.mark.parametrize("format", ["raw", "markdown"])
+def test_fetch(format: str, sdk: Browserbase, hook: BrowserbaseHook, api_server: LocalServer) -> None:
+    url = f"{api_server.base_url}/demo/products/BB-1002"
+    fetched = sdk.fetch_api.create(url=url, format=format)  # type: ignore[arg-type]
+    ours = hook.fetch(url, format=format)
+    assert fetched.status_code == 200
+    assert "Brass desk lamp" in str(fetched.content)
+    # Two fetches: ids, dates and request ids differ, the rest must agree.
+    assert set(fetched.headers) == set(ours.headers)
+    fetched.id, fetched.headers = ours.id, ours.headers
+    assert_agrees(ours, fetched)
+
+
+def test_search(sdk: Browserbase, hook: BrowserbaseHook) -> None:
+    found = sdk.search.web(query="desk lamp", num_results=5)
+    ours = hook.search("desk lamp", num_results=5)
+    assert found.results
+    assert found.results[0].title == "Brass desk lamp"
+    found.request_id = ours.request_id
+    assert_agrees(ours, found)
+    for theirs, mine in zip(found.results, ours.results, strict=True):
+        assert_agrees(mine, theirs)
+
+
 @pytest.mark.browser
 def test_live_urls_and_logs_of_a_real_browser(browser_sdk: Browserbase, local_server: LocalServer) -> None:
     from playwright.sync_api import sync_playwright

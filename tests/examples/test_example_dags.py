@@ -20,6 +20,7 @@ from example_helpers import (
     task_states,
     xcom_keys,
     xcom_value,
+    xcom_values,
 )
 
 from airflow_provider_browserbase.local.demo_site import (
@@ -236,6 +237,34 @@ def test_archive_writes_screenshot_pdf_and_the_downloaded_file(
         "browserbase_archive_downloads": {},
     }
     assert_no_running_session(local_server.base_url)
+
+
+@pytest.mark.usefixtures("airflow_db")
+def test_search_fetch_saves_the_top_results_as_markdown(
+    example_dagbag: Any, local_server: LocalServer, demo_url: str, tmp_path: Path
+) -> None:
+    dag_run = run_example(
+        example_dagbag,
+        "example_browserbase_search_fetch",
+        query="brass lamp",
+        num_results=2,
+        destination=f"file://{tmp_path}/pages",
+    )
+
+    assert_succeeded(dag_run)
+    found = xcom_value(dag_run, "search")
+    assert 1 <= len(found) <= 2
+    assert found[0]["url"] == f"{demo_url}/products/BB-1002"
+    fetched = xcom_values(dag_run, "fetch")
+    assert [page["url"] for page in fetched] == [result["url"] for result in found]
+    summary = xcom_value(dag_run, "summarize")
+    assert [entry["path"] for entry in summary] == [page["path"] for page in fetched]
+    first = Path(fetched[0]["path"].removeprefix("file://"))
+    assert first.parent == tmp_path / "pages"
+    assert first.suffix == ".md"
+    text = first.read_text()
+    assert "# Brass desk lamp" in text
+    assert summary[0]["bytes"] == first.stat().st_size
 
 
 @pytest.mark.usefixtures("airflow_db")

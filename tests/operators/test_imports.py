@@ -10,6 +10,8 @@ MODULES = [
     "airflow_provider_browserbase.operators.context",
     "airflow_provider_browserbase.operators.downloads",
     "airflow_provider_browserbase.operators.janitor",
+    "airflow_provider_browserbase.operators.fetch",
+    "airflow_provider_browserbase.operators.search",
     "airflow_provider_browserbase.callbacks",
     "airflow_provider_browserbase.operators.playwright",
     "airflow_provider_browserbase.sensors.session",
@@ -18,7 +20,7 @@ MODULES = [
     "airflow_provider_browserbase.decorators.browserbase",
 ]
 
-HEAVY = ("playwright", "fastapi", "uvicorn", "airflow_provider_browserbase.local")
+HEAVY = ("playwright", "fastapi", "uvicorn", "airflow_provider_browserbase.local", "markdownify", "bs4")
 # The 'ai' extra: Airflow's AI provider and pydantic-ai load only for DAGs that use them.
 AI = ("airflow_provider_browserbase.ai", "airflow.providers.common.ai", "pydantic_ai")
 # What Airflow's provider discovery loads of every installed provider, whoever imports what.

@@ -189,6 +189,9 @@ def test_invalid_settings_fail_in_the_operator_before_any_request(
 # The local server against its own OpenAPI schema
 
 
+FETCH_GATEWAY_ANSWERS = frozenset({501, 502, 504})
+
+
 def test_the_local_server_answers_its_own_schema_without_5xx(api_fault_server: LocalServer) -> None:
     """Every operation of ``/openapi.json``, with schemathesis-generated parameters and bodies."""
     key = {"X-BB-API-Key": api_fault_server.api_key}
@@ -206,6 +209,11 @@ def test_the_local_server_answers_its_own_schema_without_5xx(api_fault_server: L
             response = case.call(headers=key)
             tried.append(case.operation.label)
             detail = (case.method, case.formatted_path, response.status_code, response.text[:300])
+            if case.path == "/v1/fetch" and response.status_code in FETCH_GATEWAY_ANSWERS:
+                # The fetched URL's failure (unreachable, too slow, too big) or the JSON extraction that
+                # needs Browserbase's model: answers about the page, each with its message, not crashes.
+                assert response.json()["message"], detail
+                return
             assert response.status_code < 500, detail
             if case.path == "/v1/sessions" and case.method.upper() == "POST" and response.status_code == 201:
                 httpx.post(

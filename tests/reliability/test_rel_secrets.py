@@ -113,6 +113,7 @@ def test_no_secret_in_logs_xcom_rendered_fields_or_errors(
     )
     demo = f"{chromium_server.base_url}/demo"
     confs = {
+        "example_browserbase_search_fetch": {"destination": f"file://{tmp_path}/search"},
         "example_browserbase_scrape": {"base_url": demo, "output_dir": str(tmp_path / "scrape")},
         "example_browserbase_fanout": {"urls": [f"{demo}/{p.path}" for p in PRODUCTS[:2]]},
         "example_browserbase_login_context": {"base_url": demo},
