@@ -28,10 +28,10 @@ class BrowserbaseCreateContextOperator(BaseOperator):
 
     :param name: an optional name, unique in the project.
     :param project_id: the project; defaults to the connection's ``project_id`` extra.
-    :param browserbase_conn_id: the Browserbase connection.
+    :param browserbase_conn_id: the Browserbase connection (templated).
     """
 
-    template_fields: Sequence[str] = ("name", "project_id")
+    template_fields: Sequence[str] = ("name", "project_id", "browserbase_conn_id")
     ui_color = "#f4e3ff"
 
     def __init__(
@@ -63,10 +63,10 @@ class BrowserbaseDeleteContextOperator(BaseOperator):
     Delete a Browserbase context. A context that no longer exists counts as deleted.
 
     :param context_id: the context to delete (templated).
-    :param browserbase_conn_id: the Browserbase connection.
+    :param browserbase_conn_id: the Browserbase connection (templated).
     """
 
-    template_fields: Sequence[str] = ("context_id",)
+    template_fields: Sequence[str] = ("context_id", "browserbase_conn_id")
     ui_color = "#f4e3ff"
 
     def __init__(

@@ -33,10 +33,10 @@ class BrowserbaseDownloadsOperator(BaseOperator):
     :param max_total_bytes: the most bytes the files may unpack to in all (100 MiB by default); an archive
         that unpacks to more fails the task, and what was written of it is removed.
     :param max_files: the most files the archive may hold (1000 by default).
-    :param browserbase_conn_id: the Browserbase connection.
+    :param browserbase_conn_id: the Browserbase connection (templated).
     """
 
-    template_fields: Sequence[str] = ("session_id", "destination")
+    template_fields: Sequence[str] = ("session_id", "destination", "browserbase_conn_id")
     ui_color = "#f4e3ff"
 
     def __init__(

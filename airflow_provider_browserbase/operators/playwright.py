@@ -99,7 +99,7 @@ class BrowserbasePlaywrightOperator(BaseOperator):
     :param op_kwargs: keyword arguments for the function (templated).
     :param session_id: attach to this session instead of creating one (templated).
     :param end_attached_session: also end the attached ``session_id`` at the end of the task.
-    :param browserbase_conn_id: the Browserbase connection.
+    :param browserbase_conn_id: the Browserbase connection (templated).
     :param project_id: see ``BrowserbaseCreateSessionOperator``; likewise ``browser_settings``,
         ``proxies``, ``region``, ``keep_alive``, ``session_timeout``, ``user_metadata``, ``extension_id``,
         ``context_id``, ``persist_context`` and ``session_settings`` (all templated). Without
@@ -112,7 +112,13 @@ class BrowserbasePlaywrightOperator(BaseOperator):
         the task process is killed, so a killed try's session does not run on.
     """
 
-    template_fields: Sequence[str] = ("op_args", "op_kwargs", "session_id", *SESSION_SETTING_ARGS)
+    template_fields: Sequence[str] = (
+        "op_args",
+        "op_kwargs",
+        "session_id",
+        *SESSION_SETTING_ARGS,
+        "browserbase_conn_id",
+    )
     template_fields_renderers = {"op_args": "py", "op_kwargs": "py", **SESSION_SETTING_RENDERERS}
     operator_extra_links = (BrowserbaseSessionLink(),)
     shallow_copy_attrs: Sequence[str] = ("python_callable",)

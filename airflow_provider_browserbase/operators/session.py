@@ -56,7 +56,7 @@ class BrowserbaseCreateSessionOperator(BaseOperator):
     arguments override its keys. Settings are validated before any request; an invalid value fails
     the task with a message naming the field.
 
-    :param browserbase_conn_id: the Browserbase connection.
+    :param browserbase_conn_id: the Browserbase connection (templated).
     :param project_id: project to bill; defaults to the connection's ``project_id`` extra.
     :param browser_settings: ``browserSettings`` (viewport, block_ads, solve_captchas, os, context, ...).
     :param proxies: ``True`` for Browserbase proxies, or a list of proxy objects. Put proxy passwords in a
@@ -78,7 +78,7 @@ class BrowserbaseCreateSessionOperator(BaseOperator):
         no session running; a later try also ends what earlier tries left first.
     """
 
-    template_fields: Sequence[str] = SESSION_SETTING_ARGS
+    template_fields: Sequence[str] = (*SESSION_SETTING_ARGS, "browserbase_conn_id")
     template_fields_renderers = SESSION_SETTING_RENDERERS
     operator_extra_links = (BrowserbaseSessionLink(),)
     ui_color = "#f4e3ff"
@@ -175,13 +175,13 @@ class BrowserbaseEndSessionOperator(BaseOperator):
         )
 
     :param session_id: the session to end (templated).
-    :param browserbase_conn_id: the Browserbase connection.
+    :param browserbase_conn_id: the Browserbase connection (templated).
     :param wait_for_termination: wait until the session's status is terminal.
     :param wait_timeout: seconds to wait for the terminal status.
     :param poll_interval: seconds between two status reads while waiting.
     """
 
-    template_fields: Sequence[str] = ("session_id",)
+    template_fields: Sequence[str] = ("session_id", "browserbase_conn_id")
     ui_color = "#f4e3ff"
 
     def __init__(

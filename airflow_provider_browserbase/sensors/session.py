@@ -41,13 +41,13 @@ class BrowserbaseSessionSensor(BaseSensorOperator):
     :param session_id: the session to watch (templated, e.g. from the create task's XCom).
     :param target_statuses: statuses that end the wait successfully.
     :param failure_statuses: statuses that fail the task at once.
-    :param browserbase_conn_id: the Browserbase connection.
+    :param browserbase_conn_id: the Browserbase connection (templated).
     :param deferrable: wait in the triggerer instead of a worker slot
         (default: ``[operators] default_deferrable``).
     :param poke_interval: seconds between two reads of the session.
     """
 
-    template_fields: Sequence[str] = ("session_id",)
+    template_fields: Sequence[str] = ("session_id", "browserbase_conn_id")
     ui_color = "#f4e3ff"
 
     def __init__(
