@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from airflow.providers.common.compat.sdk import BaseOperator
 
@@ -13,7 +13,7 @@ from airflow_provider_browserbase.hooks.browserbase import BrowserbaseHook
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from airflow.sdk import Context
+    from airflow.sdk import Context, XComArg
 
 CONTEXT_ID_XCOM_KEY = "context_id"
 
@@ -72,12 +72,13 @@ class BrowserbaseDeleteContextOperator(BaseOperator):
     def __init__(
         self,
         *,
-        context_id: str,
+        context_id: str | XComArg,
         browserbase_conn_id: str = BrowserbaseHook.default_conn_name,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.context_id = context_id
+        # An XComArg is resolved to its value when the task's templates are rendered, before execute.
+        self.context_id = cast("str", context_id)
         self.browserbase_conn_id = browserbase_conn_id
 
     @cached_property

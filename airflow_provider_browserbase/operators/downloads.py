@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from airflow.providers.common.compat.sdk import BaseOperator
 
@@ -13,7 +13,7 @@ from airflow_provider_browserbase.hooks.browserbase import BrowserbaseHook
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from airflow.sdk import Context, ObjectStoragePath
+    from airflow.sdk import Context, ObjectStoragePath, XComArg
 
 
 class BrowserbaseDownloadsOperator(BaseOperator):
@@ -42,7 +42,7 @@ class BrowserbaseDownloadsOperator(BaseOperator):
     def __init__(
         self,
         *,
-        session_id: str,
+        session_id: str | XComArg,
         destination: str | ObjectStoragePath,
         timeout: float = 60.0,
         min_files: int = 1,
@@ -53,7 +53,8 @@ class BrowserbaseDownloadsOperator(BaseOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.session_id = session_id
+        # An XComArg is resolved to its value when the task's templates are rendered, before execute.
+        self.session_id = cast("str", session_id)
         self.destination = destination
         self.timeout = timeout
         self.min_files = min_files

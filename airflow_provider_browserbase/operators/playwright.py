@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from airflow.providers.common.compat.sdk import BaseOperator
 
@@ -23,7 +23,7 @@ from airflow_provider_browserbase.operators._session_xcom import publish_session
 if TYPE_CHECKING:
     from collections.abc import Callable, Collection, Mapping, Sequence
 
-    from airflow.sdk import Context
+    from airflow.sdk import Context, XComArg
 
 #: Arguments the user's function receives when its signature names them.
 INJECTED_ARGS: tuple[str, ...] = ("page", "browser", "session", "context")
@@ -130,7 +130,7 @@ class BrowserbasePlaywrightOperator(BaseOperator):
         python_callable: Callable[..., Any],
         op_args: Collection[Any] | None = None,
         op_kwargs: Mapping[str, Any] | None = None,
-        session_id: str | None = None,
+        session_id: str | XComArg | None = None,
         end_attached_session: bool = False,
         browserbase_conn_id: str = BrowserbaseHook.default_conn_name,
         project_id: str | None = None,
@@ -159,7 +159,8 @@ class BrowserbasePlaywrightOperator(BaseOperator):
         self.python_callable = python_callable
         self.op_args: Collection[Any] = list(op_args or [])
         self.op_kwargs: Mapping[str, Any] = dict(op_kwargs or {})
-        self.session_id = session_id
+        # An XComArg is resolved to its value when the task's templates are rendered, before execute.
+        self.session_id = cast("str | None", session_id)
         self.end_attached_session = end_attached_session
         self.browserbase_conn_id = browserbase_conn_id
         self.project_id = project_id

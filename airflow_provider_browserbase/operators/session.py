@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import parse_qs, urlsplit
 
 from airflow.providers.common.compat.sdk import BaseOperator, mask_secret
@@ -27,7 +27,8 @@ from airflow_provider_browserbase.operators._session_xcom import (
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from airflow.sdk import Context
+    from airflow.sdk import Context, XComArg
+    from airflow.sdk.definitions.xcom_arg import PlainXComArg
 
 
 class BrowserbaseCreateSessionOperator(BaseOperator):
@@ -124,6 +125,16 @@ class BrowserbaseCreateSessionOperator(BaseOperator):
         self.session_id: str | None = None
         self._keep_alive_session = False
 
+    @property
+    def output(self) -> PlainXComArg:
+        """
+        The return value as an ``XComArg``, e.g. ``create.output["session_id"]`` for a downstream task.
+
+        The same object as ``BaseOperator.output``, typed as what it is: Airflow types it as ``XComArg``,
+        which mypy does not let a DAG index.
+        """
+        return cast("PlainXComArg", super().output)
+
     @cached_property
     def hook(self) -> BrowserbaseHook:
         return BrowserbaseHook(self.browserbase_conn_id, api_timeout=self.api_timeout)
@@ -187,7 +198,7 @@ class BrowserbaseEndSessionOperator(BaseOperator):
     def __init__(
         self,
         *,
-        session_id: str,
+        session_id: str | XComArg,
         browserbase_conn_id: str = BrowserbaseHook.default_conn_name,
         wait_for_termination: bool = False,
         wait_timeout: float = 60.0,
@@ -195,7 +206,8 @@ class BrowserbaseEndSessionOperator(BaseOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.session_id = session_id
+        # An XComArg is resolved to its value when the task's templates are rendered, before execute.
+        self.session_id = cast("str", session_id)
         self.browserbase_conn_id = browserbase_conn_id
         self.wait_for_termination = wait_for_termination
         self.wait_timeout = wait_timeout
