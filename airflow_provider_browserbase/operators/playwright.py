@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from airflow.providers.common.compat.sdk import BaseOperator
 
+from airflow_provider_browserbase._lineage import operator_lineage
 from airflow_provider_browserbase.callbacks import attach_session_cleanup, end_earlier_tries
 from airflow_provider_browserbase.hooks.browserbase import BrowserbaseHook
 from airflow_provider_browserbase.links.session import BrowserbaseSessionLink
@@ -23,6 +24,7 @@ from airflow_provider_browserbase.operators._session_xcom import publish_session
 if TYPE_CHECKING:
     from collections.abc import Callable, Collection, Mapping, Sequence
 
+    from airflow.providers.openlineage.extractors import OperatorLineage
     from airflow.sdk import Context, XComArg
 
 #: Arguments the user's function receives when its signature names them.
@@ -93,6 +95,9 @@ class BrowserbasePlaywrightOperator(BaseOperator):
     Like ``PythonOperator``, it logs the return value once the session is closed ("Done. Returned value
     was: ..."; Airflow's log masker hides any registered secret in it, such as a signing key), unless
     ``show_return_value_in_logs=False`` (for large or sensitive values: "Done. Returned value not shown").
+
+    With the OpenLineage provider installed, the task reports the web pages its session's pages loaded
+    (main frames only) as input datasets, on success and on failure.
 
     :param python_callable: the function to run.
     :param op_args: positional arguments for the function (templated).
@@ -236,3 +241,16 @@ class BrowserbasePlaywrightOperator(BaseOperator):
     def on_kill(self) -> None:
         if self._session is not None:
             self._session.kill()
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage:
+        """
+        The sites the task's pages read, as OpenLineage input datasets (``scheme://host:port``, path).
+
+        Called by ``apache-airflow-providers-openlineage`` when the task succeeds; de-duplicated and capped
+        at ``MAX_SITES`` (``airflow_provider_browserbase._lineage``).
+        """
+        return operator_lineage(inputs=self._session.sites.sites if self._session is not None else ())
+
+    def get_openlineage_facets_on_failure(self, task_instance: Any) -> OperatorLineage:
+        """The sites read before the task failed (as on success)."""
+        return self.get_openlineage_facets_on_complete(task_instance)
