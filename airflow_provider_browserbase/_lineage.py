@@ -107,9 +107,10 @@ def path_dataset_id(path: ObjectStoragePath) -> tuple[str, str]:
     The dataset an ``ObjectStoragePath`` names, as Airflow's common-io provider reports its transfers.
 
     ``s3://bucket/prefix/a.pdf`` is ``("s3://bucket", "prefix/a.pdf")``; a local ``/data/a.pdf`` is
-    ``("file", "data/a.pdf")``.
+    ``("file", "data/a.pdf")``, whether it was given as ``/data`` or ``file:///data`` (a path without a
+    scheme has no protocol, and its namespace would be empty).
     """
-    return path.namespace, path.key
+    return path.namespace or "file", path.key
 
 
 def operator_lineage(

@@ -59,10 +59,18 @@ def test_the_number_of_sites_is_capped() -> None:
     assert recorder.dropped == 7
 
 
-def test_a_written_path_names_its_storage_and_key() -> None:
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ("file:///data/out/a.pdf", ("file", "data/out/a.pdf")),
+        ("/data/out/a.pdf", ("file", "data/out/a.pdf")),
+        ("s3://bucket/prefix/a.pdf", ("s3://bucket", "prefix/a.pdf")),
+    ],
+)
+def test_a_written_path_names_its_storage_and_key(path: str, expected: tuple[str, str]) -> None:
     from airflow.sdk import ObjectStoragePath
 
-    assert path_dataset_id(ObjectStoragePath("file:///data/out/a.pdf")) == ("file", "data/out/a.pdf")
+    assert path_dataset_id(ObjectStoragePath(path)) == expected
 
 
 def test_the_lineage_is_the_openlineage_providers_type() -> None:

@@ -5,7 +5,8 @@ Every Browserbase task takes its connection from ``{{ params.conn }}``; the test
 ``browserbase_default`` connection, so a connection id left unrendered fails the task. ``fetch_report``
 reads two pages of the demo shop and downloads its report, ``save_report`` writes that file to
 ``params.destination``, ``browse`` (``@task.browserbase``) reads pages, one of them twice. A session
-created and ended by id checks the session operators and the sensor.
+created and ended by id checks the session operators and the sensor. ``read_then_fail`` reads a page and
+fails, as the last task: the run fails, and the failure event names the page.
 """
 
 from __future__ import annotations
@@ -91,7 +92,14 @@ def browserbase_lineage_flow() -> None:
         poke_interval=0.5,
         timeout=60,
     )
-    fetch >> save >> browse() >> create >> end >> ended
+
+    @task.browserbase(browserbase_conn_id=CONN, session_timeout=120, retries=0)
+    def read_then_fail(page: Any = None, params: dict[str, Any] | None = None) -> None:
+        assert params is not None
+        page.goto(f"{params['demo_url']}/products")
+        raise ValueError("failing on purpose after reading a page")
+
+    fetch >> save >> browse() >> create >> end >> ended >> read_then_fail()
 
 
 browserbase_lineage_flow()
