@@ -35,7 +35,7 @@ dag = dagbag.dags[sys.argv[2]]
 run = dag.test(run_conf=json.loads(sys.argv[3]))
 from tests.support import task_instance_facts
 states = dict(task_instance_facts(run, lambda ti: (ti.task_id, str(ti.state))))
-print(json.dumps({"state": str(run.state), "tasks": states}))
+print("RESULT " + json.dumps({"state": str(run.state), "tasks": states}), flush=True)
 """
 
 
@@ -71,7 +71,9 @@ def lineage_run(
         timeout=600,
     )
     assert result.returncode == 0, result.stderr[-4000:]
-    outcome = json.loads(result.stdout.strip().splitlines()[-1])
+    # Airflow's and OpenLineage's log lines share stdout with the result.
+    (line,) = [line for line in result.stdout.splitlines() if line.startswith("RESULT ")]
+    outcome = json.loads(line.removeprefix("RESULT "))
     events = [json.loads(line) for line in events_file.read_text().splitlines() if line.strip()]
     return {"outcome": outcome, "events": events, "destination": destination, "server": local_server}
 
