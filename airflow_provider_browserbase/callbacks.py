@@ -101,7 +101,15 @@ class EndBrowserbaseSessions:
     def conn_id_for(self, context: Mapping[str, Any]) -> str:
         if self.browserbase_conn_id:
             return self.browserbase_conn_id
-        return str(getattr(context.get("task"), "browserbase_conn_id", None) or DEFAULT_CONN_ID)
+        task = context.get("task")
+        conn_id = getattr(task, "browserbase_conn_id", None) or DEFAULT_CONN_ID
+        # ``browserbase_conn_id`` is a template field. In the task process the task was rendered before the
+        # callback runs; the DAG processor runs the callback of a task whose process died with the parsed,
+        # unrendered task, so render it here with the same context.
+        render = getattr(task, "render_template", None)
+        if isinstance(conn_id, str) and "{{" in conn_id and callable(render):
+            conn_id = render(conn_id, context)
+        return str(conn_id)
 
     def __call__(self, context: Context) -> list[str]:
         """End the sessions; returns the ids of those it asked to end."""

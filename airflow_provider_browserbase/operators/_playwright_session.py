@@ -16,6 +16,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_browserbase._lineage import SiteRecorder
 from airflow_provider_browserbase.exceptions import BrowserbaseSessionError
 from airflow_provider_browserbase.models import is_terminal
 
@@ -89,11 +90,14 @@ class PlaywrightSession:
     """
     Open, use and always release one session for a task.
 
+    ``sites`` records the web pages the session's pages load in their main frame, for OpenLineage.
+
     :param hook: the hook to create, read and end the session with.
     """
 
     def __init__(self, hook: BrowserbaseHook) -> None:
         self.hook = hook
+        self.sites = SiteRecorder()
         self.session_id: str | None = None
         self.end_on_exit = True
         self.killed = False
@@ -140,6 +144,7 @@ class PlaywrightSession:
             browser = playwright.chromium.connect_over_cdp(connect_url)
             cleanup.callback(self._best_effort, "disconnect from the browser", browser.close)
             context = browser.contexts[0] if browser.contexts else browser.new_context()
+            self.sites.watch_context(context)
             page = context.pages[0] if context.pages else context.new_page()
             try:
                 yield BrowserbasePage(session=session, browser=browser, context=context, page=page)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from airflow.providers.common.compat.sdk import BaseOperator
 
@@ -13,7 +13,7 @@ from airflow_provider_browserbase.hooks.browserbase import BrowserbaseHook
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from airflow.sdk import Context
+    from airflow.sdk import Context, XComArg
 
 CONTEXT_ID_XCOM_KEY = "context_id"
 
@@ -28,10 +28,10 @@ class BrowserbaseCreateContextOperator(BaseOperator):
 
     :param name: an optional name, unique in the project.
     :param project_id: the project; defaults to the connection's ``project_id`` extra.
-    :param browserbase_conn_id: the Browserbase connection.
+    :param browserbase_conn_id: the Browserbase connection (templated).
     """
 
-    template_fields: Sequence[str] = ("name", "project_id")
+    template_fields: Sequence[str] = ("name", "project_id", "browserbase_conn_id")
     ui_color = "#f4e3ff"
 
     def __init__(
@@ -63,21 +63,22 @@ class BrowserbaseDeleteContextOperator(BaseOperator):
     Delete a Browserbase context. A context that no longer exists counts as deleted.
 
     :param context_id: the context to delete (templated).
-    :param browserbase_conn_id: the Browserbase connection.
+    :param browserbase_conn_id: the Browserbase connection (templated).
     """
 
-    template_fields: Sequence[str] = ("context_id",)
+    template_fields: Sequence[str] = ("context_id", "browserbase_conn_id")
     ui_color = "#f4e3ff"
 
     def __init__(
         self,
         *,
-        context_id: str,
+        context_id: str | XComArg,
         browserbase_conn_id: str = BrowserbaseHook.default_conn_name,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.context_id = context_id
+        # An XComArg is resolved to its value when the task's templates are rendered, before execute.
+        self.context_id = cast("str", context_id)
         self.browserbase_conn_id = browserbase_conn_id
 
     @cached_property

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from airflow.providers.common.compat.sdk import BaseOperator
 
+from airflow_provider_browserbase._lineage import operator_lineage, path_dataset_id
 from airflow_provider_browserbase.hooks._downloads import DEFAULT_MAX_FILES, DEFAULT_MAX_TOTAL_BYTES
 from airflow_provider_browserbase.hooks.browserbase import BrowserbaseHook
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from airflow.sdk import Context, ObjectStoragePath
+    from airflow.providers.openlineage.extractors import OperatorLineage
+    from airflow.sdk import Context, ObjectStoragePath, XComArg
 
 
 class BrowserbaseDownloadsOperator(BaseOperator):
@@ -22,7 +24,8 @@ class BrowserbaseDownloadsOperator(BaseOperator):
 
     Browserbase syncs files downloaded in the session's browser asynchronously, so the operator polls until
     at least ``min_files`` files are available (or ``timeout`` seconds pass). File names carry the
-    service's timestamp suffix (``report-1719265797164.pdf``). Returns the written paths as strings.
+    service's timestamp suffix (``report-1719265797164.pdf``). Returns the written paths as strings. With
+    the OpenLineage provider installed, the task reports the written files as output datasets.
 
     :param session_id: the session whose downloads to fetch (templated).
     :param destination: a local folder or an ``ObjectStoragePath`` / URL such as ``s3://bucket/prefix``
@@ -33,16 +36,16 @@ class BrowserbaseDownloadsOperator(BaseOperator):
     :param max_total_bytes: the most bytes the files may unpack to in all (100 MiB by default); an archive
         that unpacks to more fails the task, and what was written of it is removed.
     :param max_files: the most files the archive may hold (1000 by default).
-    :param browserbase_conn_id: the Browserbase connection.
+    :param browserbase_conn_id: the Browserbase connection (templated).
     """
 
-    template_fields: Sequence[str] = ("session_id", "destination")
+    template_fields: Sequence[str] = ("session_id", "destination", "browserbase_conn_id")
     ui_color = "#f4e3ff"
 
     def __init__(
         self,
         *,
-        session_id: str,
+        session_id: str | XComArg,
         destination: str | ObjectStoragePath,
         timeout: float = 60.0,
         min_files: int = 1,
@@ -53,7 +56,8 @@ class BrowserbaseDownloadsOperator(BaseOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.session_id = session_id
+        # An XComArg is resolved to its value when the task's templates are rendered, before execute.
+        self.session_id = cast("str", session_id)
         self.destination = destination
         self.timeout = timeout
         self.min_files = min_files
@@ -61,6 +65,7 @@ class BrowserbaseDownloadsOperator(BaseOperator):
         self.max_total_bytes = max_total_bytes
         self.max_files = max_files
         self.browserbase_conn_id = browserbase_conn_id
+        self._written: list[ObjectStoragePath] = []
 
     @cached_property
     def hook(self) -> BrowserbaseHook:
@@ -80,6 +85,20 @@ class BrowserbaseDownloadsOperator(BaseOperator):
             max_total_bytes=self.max_total_bytes,
             max_files=self.max_files,
         )
+        self._written = list(written)
         for path in written:
             self.log.info("Wrote %s", path)
         return [str(path) for path in written]
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage:
+        """The files the task wrote, as OpenLineage output datasets (from each ``ObjectStoragePath``)."""
+        return operator_lineage(outputs=[path_dataset_id(path) for path in self._written])
+
+    def get_openlineage_facets_on_failure(self, task_instance: Any) -> OperatorLineage:
+        """
+        No datasets: a failed download wrote nothing that stays.
+
+        The hook removes what it wrote of an archive it refuses, and the other failures (no files in
+        time, an API error) happen before any file is written.
+        """
+        return operator_lineage()

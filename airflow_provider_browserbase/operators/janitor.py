@@ -49,7 +49,7 @@ class BrowserbaseSessionJanitorOperator(BaseOperator):
     ``kept``, each a list of ``{"session_id", "dag_id", "task_id", "run_id", "map_index", "try_number",
     "reason"}``; every decision is logged too.
 
-    :param browserbase_conn_id: the Browserbase connection.
+    :param browserbase_conn_id: the Browserbase connection (templated).
     :param max_age: end tagged sessions created longer ago than this, whatever their task's state
         (``None``, the default: no age limit). Choose it longer than any of your tasks holds a session;
         Browserbase itself ends every session after at most 6 hours.
@@ -58,7 +58,7 @@ class BrowserbaseSessionJanitorOperator(BaseOperator):
     :param api_timeout: seconds to wait for each API answer.
     """
 
-    template_fields: Sequence[str] = ("report_only",)
+    template_fields: Sequence[str] = ("report_only", "browserbase_conn_id")
     ui_color = "#f4e3ff"
 
     def __init__(

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import inspect
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from airflow.providers.common.compat.sdk import BaseOperator
 
+from airflow_provider_browserbase._lineage import operator_lineage
 from airflow_provider_browserbase.callbacks import attach_session_cleanup, end_earlier_tries
 from airflow_provider_browserbase.hooks.browserbase import BrowserbaseHook
 from airflow_provider_browserbase.links.session import BrowserbaseSessionLink
@@ -23,7 +24,8 @@ from airflow_provider_browserbase.operators._session_xcom import publish_session
 if TYPE_CHECKING:
     from collections.abc import Callable, Collection, Mapping, Sequence
 
-    from airflow.sdk import Context
+    from airflow.providers.openlineage.extractors import OperatorLineage
+    from airflow.sdk import Context, XComArg
 
 #: Arguments the user's function receives when its signature names them.
 INJECTED_ARGS: tuple[str, ...] = ("page", "browser", "session", "context")
@@ -94,12 +96,15 @@ class BrowserbasePlaywrightOperator(BaseOperator):
     was: ..."; Airflow's log masker hides any registered secret in it, such as a signing key), unless
     ``show_return_value_in_logs=False`` (for large or sensitive values: "Done. Returned value not shown").
 
+    With the OpenLineage provider installed, the task reports the web pages its session's pages loaded
+    (main frames only) as input datasets, on success and on failure.
+
     :param python_callable: the function to run.
     :param op_args: positional arguments for the function (templated).
     :param op_kwargs: keyword arguments for the function (templated).
     :param session_id: attach to this session instead of creating one (templated).
     :param end_attached_session: also end the attached ``session_id`` at the end of the task.
-    :param browserbase_conn_id: the Browserbase connection.
+    :param browserbase_conn_id: the Browserbase connection (templated).
     :param project_id: see ``BrowserbaseCreateSessionOperator``; likewise ``browser_settings``,
         ``proxies``, ``region``, ``keep_alive``, ``session_timeout``, ``user_metadata``, ``extension_id``,
         ``context_id``, ``persist_context`` and ``session_settings`` (all templated). Without
@@ -112,7 +117,13 @@ class BrowserbasePlaywrightOperator(BaseOperator):
         the task process is killed, so a killed try's session does not run on.
     """
 
-    template_fields: Sequence[str] = ("op_args", "op_kwargs", "session_id", *SESSION_SETTING_ARGS)
+    template_fields: Sequence[str] = (
+        "op_args",
+        "op_kwargs",
+        "session_id",
+        *SESSION_SETTING_ARGS,
+        "browserbase_conn_id",
+    )
     template_fields_renderers = {"op_args": "py", "op_kwargs": "py", **SESSION_SETTING_RENDERERS}
     operator_extra_links = (BrowserbaseSessionLink(),)
     shallow_copy_attrs: Sequence[str] = ("python_callable",)
@@ -124,7 +135,7 @@ class BrowserbasePlaywrightOperator(BaseOperator):
         python_callable: Callable[..., Any],
         op_args: Collection[Any] | None = None,
         op_kwargs: Mapping[str, Any] | None = None,
-        session_id: str | None = None,
+        session_id: str | XComArg | None = None,
         end_attached_session: bool = False,
         browserbase_conn_id: str = BrowserbaseHook.default_conn_name,
         project_id: str | None = None,
@@ -153,7 +164,8 @@ class BrowserbasePlaywrightOperator(BaseOperator):
         self.python_callable = python_callable
         self.op_args: Collection[Any] = list(op_args or [])
         self.op_kwargs: Mapping[str, Any] = dict(op_kwargs or {})
-        self.session_id = session_id
+        # An XComArg is resolved to its value when the task's templates are rendered, before execute.
+        self.session_id = cast("str | None", session_id)
         self.end_attached_session = end_attached_session
         self.browserbase_conn_id = browserbase_conn_id
         self.project_id = project_id
@@ -229,3 +241,16 @@ class BrowserbasePlaywrightOperator(BaseOperator):
     def on_kill(self) -> None:
         if self._session is not None:
             self._session.kill()
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage:
+        """
+        The sites the task's pages read, as OpenLineage input datasets (``scheme://host:port``, path).
+
+        Called by ``apache-airflow-providers-openlineage`` when the task succeeds; de-duplicated and capped
+        at ``MAX_SITES`` (``airflow_provider_browserbase._lineage``).
+        """
+        return operator_lineage(inputs=self._session.sites.sites if self._session is not None else ())
+
+    def get_openlineage_facets_on_failure(self, task_instance: Any) -> OperatorLineage:
+        """The sites read before the task failed (as on success)."""
+        return self.get_openlineage_facets_on_complete(task_instance)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import parse_qs, urlsplit
 
 from airflow.providers.common.compat.sdk import BaseOperator, mask_secret
@@ -27,7 +27,8 @@ from airflow_provider_browserbase.operators._session_xcom import (
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from airflow.sdk import Context
+    from airflow.sdk import Context, XComArg
+    from airflow.sdk.definitions.xcom_arg import PlainXComArg
 
 
 class BrowserbaseCreateSessionOperator(BaseOperator):
@@ -56,7 +57,7 @@ class BrowserbaseCreateSessionOperator(BaseOperator):
     arguments override its keys. Settings are validated before any request; an invalid value fails
     the task with a message naming the field.
 
-    :param browserbase_conn_id: the Browserbase connection.
+    :param browserbase_conn_id: the Browserbase connection (templated).
     :param project_id: project to bill; defaults to the connection's ``project_id`` extra.
     :param browser_settings: ``browserSettings`` (viewport, block_ads, solve_captchas, os, context, ...).
     :param proxies: ``True`` for Browserbase proxies, or a list of proxy objects. Put proxy passwords in a
@@ -78,7 +79,7 @@ class BrowserbaseCreateSessionOperator(BaseOperator):
         no session running; a later try also ends what earlier tries left first.
     """
 
-    template_fields: Sequence[str] = SESSION_SETTING_ARGS
+    template_fields: Sequence[str] = (*SESSION_SETTING_ARGS, "browserbase_conn_id")
     template_fields_renderers = SESSION_SETTING_RENDERERS
     operator_extra_links = (BrowserbaseSessionLink(),)
     ui_color = "#f4e3ff"
@@ -123,6 +124,16 @@ class BrowserbaseCreateSessionOperator(BaseOperator):
         self.api_timeout = api_timeout
         self.session_id: str | None = None
         self._keep_alive_session = False
+
+    @property
+    def output(self) -> PlainXComArg:
+        """
+        The return value as an ``XComArg``, e.g. ``create.output["session_id"]`` for a downstream task.
+
+        The same object as ``BaseOperator.output``, typed as what it is: Airflow types it as ``XComArg``,
+        which mypy does not let a DAG index.
+        """
+        return cast("PlainXComArg", super().output)
 
     @cached_property
     def hook(self) -> BrowserbaseHook:
@@ -175,19 +186,19 @@ class BrowserbaseEndSessionOperator(BaseOperator):
         )
 
     :param session_id: the session to end (templated).
-    :param browserbase_conn_id: the Browserbase connection.
+    :param browserbase_conn_id: the Browserbase connection (templated).
     :param wait_for_termination: wait until the session's status is terminal.
     :param wait_timeout: seconds to wait for the terminal status.
     :param poll_interval: seconds between two status reads while waiting.
     """
 
-    template_fields: Sequence[str] = ("session_id",)
+    template_fields: Sequence[str] = ("session_id", "browserbase_conn_id")
     ui_color = "#f4e3ff"
 
     def __init__(
         self,
         *,
-        session_id: str,
+        session_id: str | XComArg,
         browserbase_conn_id: str = BrowserbaseHook.default_conn_name,
         wait_for_termination: bool = False,
         wait_timeout: float = 60.0,
@@ -195,7 +206,8 @@ class BrowserbaseEndSessionOperator(BaseOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.session_id = session_id
+        # An XComArg is resolved to its value when the task's templates are rendered, before execute.
+        self.session_id = cast("str", session_id)
         self.browserbase_conn_id = browserbase_conn_id
         self.wait_for_termination = wait_for_termination
         self.wait_timeout = wait_timeout

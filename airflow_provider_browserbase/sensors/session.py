@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from airflow.providers.common.compat.sdk import AirflowSensorTimeout, BaseSensorOperator, conf
 
@@ -21,7 +21,7 @@ from airflow_provider_browserbase.triggers._status import (
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
 
-    from airflow.sdk import Context
+    from airflow.sdk import Context, XComArg
 
 
 class BrowserbaseSessionSensor(BaseSensorOperator):
@@ -41,19 +41,19 @@ class BrowserbaseSessionSensor(BaseSensorOperator):
     :param session_id: the session to watch (templated, e.g. from the create task's XCom).
     :param target_statuses: statuses that end the wait successfully.
     :param failure_statuses: statuses that fail the task at once.
-    :param browserbase_conn_id: the Browserbase connection.
+    :param browserbase_conn_id: the Browserbase connection (templated).
     :param deferrable: wait in the triggerer instead of a worker slot
         (default: ``[operators] default_deferrable``).
     :param poke_interval: seconds between two reads of the session.
     """
 
-    template_fields: Sequence[str] = ("session_id",)
+    template_fields: Sequence[str] = ("session_id", "browserbase_conn_id")
     ui_color = "#f4e3ff"
 
     def __init__(
         self,
         *,
-        session_id: str,
+        session_id: str | XComArg,
         target_statuses: Iterable[str] = DEFAULT_TARGET_STATUSES,
         failure_statuses: Iterable[str] = DEFAULT_FAILURE_STATUSES,
         browserbase_conn_id: str = BrowserbaseHook.default_conn_name,
@@ -62,7 +62,8 @@ class BrowserbaseSessionSensor(BaseSensorOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(poke_interval=poke_interval, **kwargs)
-        self.session_id = session_id
+        # An XComArg is resolved to its value when the task's templates are rendered, before execute.
+        self.session_id = cast("str", session_id)
         self.target_statuses = tuple(target_statuses)
         self.failure_statuses = tuple(failure_statuses)
         self.browserbase_conn_id = browserbase_conn_id

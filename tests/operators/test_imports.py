@@ -18,13 +18,21 @@ MODULES = [
     "airflow_provider_browserbase.triggers.session",
     "airflow_provider_browserbase.links.session",
     "airflow_provider_browserbase.decorators.browserbase",
+    "airflow_provider_browserbase._lineage",
 ]
 
 HEAVY = ("playwright", "fastapi", "uvicorn", "airflow_provider_browserbase.local", "markdownify", "bs4")
 # The 'ai' extra: Airflow's AI provider and pydantic-ai load only for DAGs that use them.
 AI = ("airflow_provider_browserbase.ai", "airflow.providers.common.ai", "pydantic_ai")
+# The 'openlineage' extra: the OpenLineage provider and client load only when they report a task.
+OPENLINEAGE = ("openlineage", "airflow.providers.openlineage", "airflow.providers.common.compat.openlineage")
 # What Airflow's provider discovery loads of every installed provider, whoever imports what.
-DISCOVERY = {"airflow.providers.common.ai", "airflow.providers.common.ai.get_provider_info"}
+DISCOVERY = {
+    "airflow.providers.common.ai",
+    "airflow.providers.common.ai.get_provider_info",
+    "airflow.providers.openlineage",
+    "airflow.providers.openlineage.get_provider_info",
+}
 
 
 def in_fresh_process(modules: list[str], then: str = "print(json.dumps(sorted(sys.modules)))\n") -> Any:
@@ -42,7 +50,7 @@ def test_parsing_a_dag_imports_neither_playwright_nor_the_local_server() -> None
     offenders = [
         m
         for m in loaded
-        if any(m == h or m.startswith(h + ".") for h in (*HEAVY, *AI)) and m not in DISCOVERY
+        if any(m == h or m.startswith(h + ".") for h in (*HEAVY, *AI, *OPENLINEAGE)) and m not in DISCOVERY
     ]
     assert offenders == []
 
