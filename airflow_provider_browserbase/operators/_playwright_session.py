@@ -32,6 +32,15 @@ log = logging.getLogger(__name__)
 
 # After the browser connection drops, how long to wait for the API to report why (a terminal status).
 STATUS_SETTLE_SECONDS = 5.0
+# How Playwright words a call that failed because the CDP connection or the browser went away. It raises
+# that error in the failing call before it marks the browser disconnected, so ``is_connected()`` alone can
+# still say True at that moment.
+_CONNECTION_CLOSED = (
+    "The CDP connection is closed",
+    "Target page, context or browser has been closed",
+    "Browser has been closed",
+    "Connection closed",
+)
 
 
 _NODE_ENV_LOCK = threading.Lock()
@@ -149,7 +158,7 @@ class PlaywrightSession:
             try:
                 yield BrowserbasePage(session=session, browser=browser, context=context, page=page)
             except Exception as err:
-                if not browser.is_connected():
+                if not browser.is_connected() or _connection_closed(err):
                     raise self._lost_connection_error(session.id) from err
                 raise
 
@@ -210,3 +219,10 @@ class PlaywrightSession:
             if session.is_terminal or time.monotonic() >= deadline:
                 return status
             time.sleep(0.5)
+
+
+def _connection_closed(err: BaseException) -> bool:
+    """Whether ``err`` is Playwright's error for a call cut off by the end of the browser connection."""
+    from playwright.sync_api import Error as PlaywrightError
+
+    return isinstance(err, PlaywrightError) and any(marker in str(err) for marker in _CONNECTION_CLOSED)
