@@ -75,10 +75,14 @@ def local_server() -> Iterator[LocalServer]:
 @pytest.fixture(scope="module")
 def cluster(local_server: LocalServer) -> Iterator[AirflowCluster]:
     home = Path(tempfile.mkdtemp(prefix="bbp-killed-tasks-"))
+    # The tests SIGKILL task processes, whose Playwright driver then cannot remove its
+    # playwright-artifacts-* folder: the cluster's temp folder is inside home, which goes at the end.
+    (home / "tmp").mkdir()
     cluster = AirflowCluster(
         home,
         bundles={"dags-folder": KILL_DAGS},
         extra_env={
+            "TMPDIR": str(home / "tmp"),
             "AIRFLOW_CONN_BROWSERBASE_DEFAULT": os.environ["AIRFLOW_CONN_BROWSERBASE_DEFAULT"],
             "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": str(HEARTBEAT_TIMEOUT),
             "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": "5",
@@ -93,7 +97,9 @@ def cluster(local_server: LocalServer) -> Iterator[AirflowCluster]:
         outcome = cluster.stop()
         leftovers = cluster.group_members()
         shutil.rmtree(ARTIFACTS, ignore_errors=True)
-        shutil.copytree(home, ARTIFACTS, ignore=shutil.ignore_patterns("*.db", "*.cfg"), dirs_exist_ok=True)
+        shutil.copytree(
+            home, ARTIFACTS, ignore=shutil.ignore_patterns("*.db", "*.cfg", "tmp"), dirs_exist_ok=True
+        )
         shutil.rmtree(home, ignore_errors=True)
     assert not leftovers, f"processes left alive after stopping Airflow: {leftovers} ({outcome})"
 
