@@ -58,13 +58,23 @@ def test_a_dead_task_process_gets_its_watched_sessions_ended(hook: BrowserbaseHo
     hook.end_session(other)
 
 
+def command_line(pid: int, timeout: float = 10.0) -> str:
+    """The process's command line; empty for a moment while a just-forked child has not yet run exec."""
+    deadline = time.monotonic() + timeout
+    while True:
+        command = Path(f"/proc/{pid}/cmdline").read_bytes().decode()
+        if command or time.monotonic() > deadline:
+            return command
+        time.sleep(0.05)
+
+
 def test_done_stops_the_guard_without_ending_anything(hook: BrowserbaseHook, api_server: LocalServer) -> None:
     session_id = hook.create_session(keep_alive=True).id
     with session_guard(hook) as guard:
         process = guard.process
         assert process is not None
         guard.watch(session_id)
-        command = Path(f"/proc/{process.pid}/cmdline").read_bytes().decode()
+        command = command_line(process.pid)
         assert GUARD_MARKER in command
         assert api_server.api_key not in command  # the key goes through the pipe
     assert process.returncode == 0
