@@ -10,7 +10,7 @@ from airflow.providers.common.compat.sdk import DecoratedOperator, task_decorato
 from airflow_provider_browserbase.operators.playwright import (
     INJECTED_ARGS,
     BrowserbasePlaywrightOperator,
-    bind_user_arguments,
+    bind_past_injected,
 )
 
 if TYPE_CHECKING:
@@ -43,7 +43,7 @@ class _BrowserbaseDecoratedOperator(DecoratedOperator, BrowserbasePlaywrightOper
         # The page, browser, session and context arrive when the task runs; DecoratedOperator checks the
         # call against the signature at parse time, so stand in for them until then.
         parameters = inspect.signature(python_callable).parameters
-        op_args, op_kwargs = bind_user_arguments(python_callable, op_args or [], op_kwargs or {})
+        op_args, op_kwargs = bind_past_injected(python_callable, op_args or [], op_kwargs or {})
         for name in INJECTED_ARGS:
             if name in parameters:
                 op_kwargs.setdefault(name, None)

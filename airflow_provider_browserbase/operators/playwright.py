@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import inspect
+from contextlib import contextmanager
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, cast
 
-from airflow.providers.common.compat.sdk import BaseOperator
+from airflow.providers.common.compat.sdk import KeywordParameters
+from airflow.providers.standard.operators.python import PythonOperator
 
 from airflow_provider_browserbase._lineage import operator_lineage
 from airflow_provider_browserbase.callbacks import attach_session_cleanup, end_earlier_tries
@@ -22,86 +24,74 @@ from airflow_provider_browserbase.operators._session_settings import (
 from airflow_provider_browserbase.operators._session_xcom import publish_session
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Collection, Mapping, Sequence
+    from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 
     from airflow.providers.openlineage.extractors import OperatorLineage
     from airflow.sdk import Context, XComArg
 
-#: Arguments the user's function receives when its signature names them.
+#: Arguments the user's function receives when its signature names them (or takes ``**kwargs``), on top of
+#: the Airflow context keys that ``PythonOperator`` passes.
 INJECTED_ARGS: tuple[str, ...] = ("page", "browser", "session", "context")
 
 
-def bind_user_arguments(
+def bind_past_injected(
     python_callable: Callable[..., Any], op_args: Collection[Any], op_kwargs: Mapping[str, Any]
 ) -> tuple[list[Any], dict[str, Any]]:
     """
-    Give ``op_args`` to the function's own parameters, passing over the injected ones.
+    Give ``op_args`` to the function's own parameters by name, passing over the injected ones.
 
-    ``def scrape(page, url)`` with ``op_args=["https://..."]`` gets the URL as ``url``, not as ``page``.
-    Signatures this cannot map safely (``*args``, positional-only parameters, a name given twice) keep the
-    plain positional call, and Python reports any mismatch.
+    The one step Airflow's rules lack: ``PythonOperator`` passes ``op_args`` first parameter first and
+    refuses one that lands on a name it supplies itself ("The key 'page' in args is a part of kwargs and
+    therefore reserved"), while a browser function names its page first: ``def scrape(page, url)`` with
+    ``op_args=["https://..."]`` gets the URL as ``url``. Python's own binder does the binding; signatures it
+    cannot map (``*args``, positional-only parameters, too many arguments, a name given twice) keep the
+    plain positional call, and Airflow's or Python's rules report any mismatch.
     """
-    parameters = inspect.signature(python_callable).parameters
-    kinds = {p.kind for p in parameters.values()}
-    if not op_args or kinds & {inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.POSITIONAL_ONLY}:
+    if not op_args:
+        return [], dict(op_kwargs)
+    signature = inspect.signature(python_callable)
+    parameters = list(signature.parameters.values())
+    if any(p.kind in (p.VAR_POSITIONAL, p.POSITIONAL_ONLY) for p in parameters):
         return list(op_args), dict(op_kwargs)
-    own = [
-        name
-        for name, p in parameters.items()
-        if p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD and name not in INJECTED_ARGS
-    ]
-    if len(op_args) > len(own):
+    own = signature.replace(parameters=[p for p in parameters if p.name not in INJECTED_ARGS])
+    try:
+        named = own.bind_partial(*op_args).arguments
+    except TypeError:
         return list(op_args), dict(op_kwargs)
-    named = dict(zip(own[: len(op_args)], op_args, strict=True))
     if named.keys() & op_kwargs.keys():
         return list(op_args), dict(op_kwargs)
     return [], {**named, **op_kwargs}
 
 
-def call_kwargs(
-    python_callable: Callable[..., Any], op_args: Collection[Any], candidates: Mapping[str, Any]
-) -> dict[str, Any]:
-    """The keyword arguments of ``candidates`` that ``python_callable`` accepts by name."""
-    parameters = inspect.signature(python_callable).parameters
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
-        return dict(candidates)
-    positional_kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
-    taken = [name for name, p in parameters.items() if p.kind in positional_kinds][: len(op_args)]
-    return {
-        name: value
-        for name, value in candidates.items()
-        if name in parameters
-        and name not in taken
-        and parameters[name].kind is not inspect.Parameter.POSITIONAL_ONLY
-    }
-
-
-class BrowserbasePlaywrightOperator(BaseOperator):
+class BrowserbasePlaywrightOperator(PythonOperator):
     """
     Run ``python_callable`` with a Playwright page connected to a Browserbase session.
 
-    The function gets ``op_args`` (bound to its own parameters, passing over the injected ones) and
-    ``op_kwargs``, plus, when its signature names them, ``page`` (the
-    session's first page), ``browser`` (Playwright's CDP-connected browser), ``session`` (the Browserbase
-    session) and ``context`` (the Airflow context); Airflow context keys such as ``ti`` or ``params`` are
-    passed by name too. Its return value is the task's XCom return value.
+    A ``PythonOperator`` (the model is the Snowflake provider's ``SnowparkOperator``): the function is
+    called the way ``PythonOperator`` calls it, with ``op_args``, ``op_kwargs``, ``templates_dict`` and the
+    Airflow context keys its signature names (``ti``, ``params``, ... or all of them with ``**kwargs``), and
+    the return value is the task's XCom return value, logged unless ``show_return_value_in_logs=False``.
+    On top of that it gets, when its signature names them, ``page`` (the session's first page),
+    ``browser`` (Playwright's CDP-connected browser), ``session`` (the Browserbase session) and
+    ``context`` (the Airflow context); ``op_args`` are bound to the function's own parameters, passing
+    over those four (``def scrape(page, url)`` with ``op_args=[url]``).
 
     By default the operator creates a fresh session from the session settings (the same arguments as
     :class:`~airflow_provider_browserbase.operators.session.BrowserbaseCreateSessionOperator`) and ends it
     on every way out: return, exception, or task kill. With ``session_id`` it attaches to an existing
     session instead (e.g. a keepAlive session shared by several tasks) and only disconnects, unless
-    ``end_attached_session=True``. Playwright is imported only when the task runs.
-
-    Like ``PythonOperator``, it logs the return value once the session is closed ("Done. Returned value
-    was: ..."; Airflow's log masker hides any registered secret in it, such as a signing key), unless
-    ``show_return_value_in_logs=False`` (for large or sensitive values: "Done. Returned value not shown").
+    ``end_attached_session=True``. Playwright is imported only when the task runs. The return value is
+    logged once the session is closed ("Done. Returned value was: ..."; Airflow's log masker hides any
+    registered secret in it, such as a signing key).
 
     With the OpenLineage provider installed, the task reports the web pages its session's pages loaded
     (main frames only) as input datasets, on success and on failure.
 
-    :param python_callable: the function to run.
+    :param python_callable: the function to run; a plain ``def`` (the page is Playwright's sync API).
     :param op_args: positional arguments for the function (templated).
     :param op_kwargs: keyword arguments for the function (templated).
+    :param templates_dict: a dictionary of templates, rendered and passed as ``templates_dict`` (templated).
+    :param templates_exts: file extensions to render as template files, e.g. ``[".sql"]``.
     :param session_id: attach to this session instead of creating one (templated).
     :param end_attached_session: also end the attached ``session_id`` at the end of the task.
     :param browserbase_conn_id: the Browserbase connection (templated).
@@ -110,7 +100,7 @@ class BrowserbasePlaywrightOperator(BaseOperator):
         ``context_id``, ``persist_context`` and ``session_settings`` (all templated). Without
         ``session_timeout`` the session lives the task's ``execution_timeout`` plus a minute (when set).
     :param api_timeout: seconds to wait for each API answer.
-    :param show_return_value_in_logs: log the return value when the task is done (as ``PythonOperator``).
+    :param show_return_value_in_logs: log the return value when the task is done (``PythonOperator``'s).
     :param end_sessions_on_failure: when this task creates its session, add ``end_browserbase_sessions``
         to its failure and retry callbacks (after the user's own), let a later try end what earlier
         tries left running, and watch a ``keep_alive`` session from a small guard process that ends it if
@@ -118,15 +108,13 @@ class BrowserbasePlaywrightOperator(BaseOperator):
     """
 
     template_fields: Sequence[str] = (
-        "op_args",
-        "op_kwargs",
+        *PythonOperator.template_fields,
         "session_id",
         *SESSION_SETTING_ARGS,
         "browserbase_conn_id",
     )
-    template_fields_renderers = {"op_args": "py", "op_kwargs": "py", **SESSION_SETTING_RENDERERS}
+    template_fields_renderers = {**PythonOperator.template_fields_renderers, **SESSION_SETTING_RENDERERS}
     operator_extra_links = (BrowserbaseSessionLink(),)
-    shallow_copy_attrs: Sequence[str] = ("python_callable",)
     ui_color = "#f4e3ff"
 
     def __init__(
@@ -135,6 +123,8 @@ class BrowserbasePlaywrightOperator(BaseOperator):
         python_callable: Callable[..., Any],
         op_args: Collection[Any] | None = None,
         op_kwargs: Mapping[str, Any] | None = None,
+        templates_dict: dict[str, Any] | None = None,
+        templates_exts: Sequence[str] | None = None,
         session_id: str | XComArg | None = None,
         end_attached_session: bool = False,
         browserbase_conn_id: str = BrowserbaseHook.default_conn_name,
@@ -154,16 +144,25 @@ class BrowserbasePlaywrightOperator(BaseOperator):
         end_sessions_on_failure: bool = True,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
+        if inspect.iscoroutinefunction(inspect.unwrap(python_callable)):
+            # PythonOperator would run it on an event loop (Airflow 3.2+) and skip the session entirely.
+            raise TypeError(
+                "python_callable must be a plain function, not 'async def': the page it gets is "
+                "Playwright's synchronous API"
+            )
+        super().__init__(
+            python_callable=python_callable,
+            op_args=op_args,
+            op_kwargs=op_kwargs,
+            templates_dict=templates_dict,
+            templates_exts=templates_exts,
+            show_return_value_in_logs=show_return_value_in_logs,
+            **kwargs,
+        )
         # An attached session (session_id) belongs to the task that created it: nothing to clean up here.
         self.end_sessions_on_failure = end_sessions_on_failure and session_id is None
         if self.end_sessions_on_failure:
             attach_session_cleanup(self)
-        if not callable(python_callable):
-            raise TypeError("python_callable must be callable")
-        self.python_callable = python_callable
-        self.op_args: Collection[Any] = list(op_args or [])
-        self.op_kwargs: Mapping[str, Any] = dict(op_kwargs or {})
         # An XComArg is resolved to its value when the task's templates are rendered, before execute.
         self.session_id = cast("str | None", session_id)
         self.end_attached_session = end_attached_session
@@ -180,8 +179,8 @@ class BrowserbasePlaywrightOperator(BaseOperator):
         self.persist_context = persist_context
         self.session_settings = session_settings
         self.api_timeout = api_timeout
-        self.show_return_value_in_logs = show_return_value_in_logs
         self._session: PlaywrightSession | None = None
+        self._task_context: Context | None = None
         if session_id is not None:
             given = [name for name in SESSION_SETTING_ARGS if getattr(self, name) is not None]
             if given:
@@ -194,7 +193,50 @@ class BrowserbasePlaywrightOperator(BaseOperator):
     def hook(self) -> BrowserbaseHook:
         return BrowserbaseHook(self.browserbase_conn_id, api_timeout=self.api_timeout)
 
+    @property
+    def is_async(self) -> bool:
+        # Always the synchronous path of PythonOperator.execute: that is where the session is opened.
+        return False
+
     def execute(self, context: Context) -> Any:
+        """
+        Run ``PythonOperator.execute``: its context, ``templates_dict`` and return-value log.
+
+        Its call of the function (:meth:`execute_callable`) runs in the browser session.
+        """
+        self.op_args, self.op_kwargs = bind_past_injected(self.python_callable, self.op_args, self.op_kwargs)
+        self._task_context = context
+        return super().execute(context)
+
+    def execute_callable(self) -> Any:
+        """Call the function in a connected session, with the injected arguments its signature names."""
+        if self._task_context is None:
+            raise RuntimeError("execute_callable runs inside execute, which gives it the task's context")
+        # Airflow's rules choose the injected arguments, and refuse an op_arg that lands on one of them,
+        # before any session is created.
+        wanted = KeywordParameters.determine(
+            self.python_callable, self.op_args, dict.fromkeys(INJECTED_ARGS)
+        ).unpacking()
+        with self.browser_session(self._task_context) as connected:
+            injected = {
+                "page": connected.page,
+                "browser": connected.browser,
+                "session": connected.session,
+                "context": self._task_context,
+            }
+            self.op_kwargs = {**self.op_kwargs, **{name: injected[name] for name in wanted}}
+            return super().execute_callable()
+
+    @contextmanager
+    def browser_session(self, context: Context) -> Iterator[BrowserbasePage]:
+        """
+        The task's session lifecycle, in one place: create (or attach) → connect → the call → end.
+
+        Validates the settings before any request, ends the sessions earlier tries left running, publishes
+        the session's id and link as soon as it exists, and on every way out (return, exception,
+        :meth:`on_kill`) disconnects Playwright and ends the session (an attached one only when
+        ``end_attached_session``). The ``with`` body is the call of the user's function.
+        """
         settings = None if self.session_id else session_settings_for_task(context, self)
         if settings is not None and self.end_sessions_on_failure:
             end_earlier_tries(context, self.hook)
@@ -211,32 +253,12 @@ class BrowserbasePlaywrightOperator(BaseOperator):
                 on_session=lambda session: self._announce(context, session, guard),
             ) as connected,
         ):
-            returned = self._call(context, connected)
-        return self._log_return_value(returned)
-
-    def _log_return_value(self, returned: Any) -> Any:
-        """Log what the function returned with ``PythonOperator``'s words and switch, and pass it on."""
-        if self.show_return_value_in_logs:
-            self.log.info("Done. Returned value was: %s", returned)
-        else:
-            self.log.info("Done. Returned value not shown")
-        return returned
+            yield connected
 
     def _announce(self, context: Context, session: Any, guard: SessionGuard) -> None:
         guard.watch(session.id)
         publish_session(context, self.hook, session)
         self.log.info("Running in Browserbase session %s: %s", session.id, self.hook.session_url(session.id))
-
-    def _call(self, context: Context, connected: BrowserbasePage) -> Any:
-        injected = {
-            "page": connected.page,
-            "browser": connected.browser,
-            "session": connected.session,
-            "context": context,
-        }
-        args, kwargs = bind_user_arguments(self.python_callable, self.op_args, self.op_kwargs)
-        candidates = {**context, **kwargs, **injected}
-        return self.python_callable(*args, **call_kwargs(self.python_callable, args, candidates))
 
     def on_kill(self) -> None:
         if self._session is not None:

@@ -47,7 +47,7 @@ def test_injected_arguments_need_not_be_passed_when_the_dag_is_parsed() -> None:
     operator = dag.get_task("scrape")
     assert isinstance(operator, _BrowserbaseDecoratedOperator)
     assert operator.custom_operator_name == "@task.browserbase"
-    assert operator.op_args == []
+    assert not operator.op_args  # bound to url by name
     assert operator.op_kwargs == {
         "url": "https://example.com",
         "page": None,

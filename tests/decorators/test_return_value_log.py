@@ -45,3 +45,9 @@ def test_the_return_value_is_logged_masked_or_not_at_all(
     # (tests/system/test_ui_examples.py reads it masked there); dag.test() runs the task in-process, where
     # Airflow 3.3 masks no log line at all, so only the value's presence is checked here.
     assert "Done. Returned value was: ws://" in out
+    # PythonOperator's way of calling: op_args bound past the page, templates_dict rendered, a context key
+    # by name, the rest of the context and the injected browser, session and context through **kwargs.
+    assert (
+        "Done. Returned value was: machinery: task=machinery h1=Products run=True "
+        "injected=browser,context,session context_is_airflows=True"
+    ) in out

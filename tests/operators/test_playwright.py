@@ -13,8 +13,7 @@ from airflow_provider_browserbase.hooks.browserbase import BrowserbaseHook
 from airflow_provider_browserbase.links.session import SESSION_URL_XCOM_KEY
 from airflow_provider_browserbase.operators.playwright import (
     BrowserbasePlaywrightOperator,
-    bind_user_arguments,
-    call_kwargs,
+    bind_past_injected,
 )
 
 if TYPE_CHECKING:
@@ -55,17 +54,6 @@ def running_sessions_of(hook: BrowserbaseHook, run_id: str) -> list[Any]:
 # Unit-level: which arguments the user's function receives.
 
 
-def test_call_kwargs_passes_only_what_the_signature_names() -> None:
-    def wants_page(page, url): ...  # type: ignore[no-untyped-def]
-
-    def wants_all(**kwargs): ...  # type: ignore[no-untyped-def]
-
-    candidates = {"page": 1, "browser": 2, "session": 3, "context": 4, "url": "u", "ti": 5}
-    assert call_kwargs(wants_page, [], candidates) == {"page": 1, "url": "u"}
-    assert call_kwargs(wants_page, ["positional"], candidates) == {"url": "u"}
-    assert call_kwargs(wants_all, [], candidates) == candidates
-
-
 @pytest.mark.parametrize(
     ("op_args", "op_kwargs", "expected"),
     [
@@ -82,7 +70,51 @@ def test_positional_arguments_skip_the_injected_parameters(
 ) -> None:
     def scrape(page, url, depth=1, session=None): ...  # type: ignore[no-untyped-def]
 
-    assert bind_user_arguments(scrape, op_args, op_kwargs) == expected
+    assert bind_past_injected(scrape, op_args, op_kwargs) == expected
+
+
+def test_signatures_python_cannot_bind_by_name_keep_the_positional_call() -> None:
+    def rest(page, *urls): ...  # type: ignore[no-untyped-def]
+
+    def positional_only(page, url, /): ...  # type: ignore[no-untyped-def]
+
+    assert bind_past_injected(rest, ["a", "b"], {}) == (["a", "b"], {})
+    assert bind_past_injected(positional_only, ["a"], {}) == (["a"], {})
+
+
+def test_is_a_python_operator() -> None:
+    from airflow.providers.standard.operators.python import PythonOperator
+
+    task = BrowserbasePlaywrightOperator(
+        task_id="t", python_callable=print, templates_dict={"a": "{{ ds }}"}, templates_exts=[".sql"]
+    )
+    assert isinstance(task, PythonOperator)
+    assert {"templates_dict", "op_args", "op_kwargs", "session_id", "browserbase_conn_id"} <= set(
+        task.template_fields
+    )
+    assert task.templates_dict == {"a": "{{ ds }}"}
+    assert task.template_ext == [".sql"]
+
+
+def test_an_async_function_is_refused_when_the_dag_is_parsed() -> None:
+    async def scrape(page): ...  # type: ignore[no-untyped-def]
+
+    with pytest.raises(TypeError, match="python_callable must be a plain function, not 'async def'"):
+        BrowserbasePlaywrightOperator(task_id="t", python_callable=scrape)
+
+
+def test_airflow_refuses_a_positional_argument_on_an_injected_name_before_any_session(
+    make_context: Callable[..., dict[str, Any]],
+) -> None:
+    def positional_only(page, url, /): ...  # type: ignore[no-untyped-def]
+
+    # No connection is defined for this id: any request would fail differently.
+    task = BrowserbasePlaywrightOperator(
+        task_id="t", python_callable=positional_only, op_args=["u"], browserbase_conn_id="no_such_conn"
+    )
+    with pytest.raises(ValueError, match="The key 'page' in args is a part of kwargs and therefore reserved"):
+        task.execute(make_context())
+    assert task._session is None
 
 
 def test_session_settings_cannot_be_combined_with_session_id() -> None:
