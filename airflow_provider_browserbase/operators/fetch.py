@@ -10,12 +10,14 @@ from urllib.parse import urlsplit
 
 from airflow.providers.common.compat.sdk import BaseOperator
 
+from airflow_provider_browserbase._lineage import operator_lineage, path_dataset_id, site_dataset_id
 from airflow_provider_browserbase.exceptions import BrowserbaseError
 from airflow_provider_browserbase.hooks.browserbase import BrowserbaseHook
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+    from airflow.providers.openlineage.extractors import OperatorLineage
     from airflow.sdk import Context, ObjectStoragePath
 
     from airflow_provider_browserbase.models import FetchResult
@@ -53,6 +55,10 @@ class BrowserbaseFetchOperator(BaseOperator):
     for ``json``), refused over ``max_xcom_bytes`` (1 MiB by default) with a
     message to set ``destination``: XCom lives in Airflow's database. A page answered with HTTP status 400
     or more fails the task (nothing is written) unless ``fail_on_http_error=False``.
+
+    With the OpenLineage provider installed, the task reports the fetched page as an input dataset
+    (``scheme://host:port`` and path, as the browser operators report the pages they read) and the file
+    it wrote, if any, as an output dataset.
 
     To fetch many pages, map it: ``BrowserbaseFetchOperator.partial(task_id=..., destination="/data/pages/")
     .expand(url=[...])``, or ``.expand(url=search.output.map(lambda r: r["url"]))`` after a
@@ -112,6 +118,9 @@ class BrowserbaseFetchOperator(BaseOperator):
         self.fail_on_http_error = fail_on_http_error
         self.max_xcom_bytes = max_xcom_bytes
         self.browserbase_conn_id = browserbase_conn_id
+        # For OpenLineage: whether the page was read (the API answered with it), and the file written.
+        self._fetched = False
+        self._written: ObjectStoragePath | None = None
 
     @cached_property
     def hook(self) -> BrowserbaseHook:
@@ -127,6 +136,7 @@ class BrowserbaseFetchOperator(BaseOperator):
             proxies=self.proxies,
             context_id=self.context_id or None,
         )
+        self._fetched = True
         self.log.info(
             "Fetched %s: HTTP %d, %s (%s)", self.url, result.status_code, result.content_type, self.format
         )
@@ -143,6 +153,7 @@ class BrowserbaseFetchOperator(BaseOperator):
         }
         if self.destination:
             path = self._write(text, result.content_type)
+            self._written = path
             self.log.info("Wrote %d characters to %s", len(text), path)
             return {**answer, "path": str(path)}
         size = len(text.encode())
@@ -169,3 +180,23 @@ class BrowserbaseFetchOperator(BaseOperator):
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
         return path
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage:
+        """The fetched page as an OpenLineage input dataset, the file written (if any) as an output."""
+        return operator_lineage(
+            inputs=self._page_read(),
+            outputs=[path_dataset_id(self._written)] if self._written is not None else [],
+        )
+
+    def get_openlineage_facets_on_failure(self, task_instance: Any) -> OperatorLineage:
+        """
+        The page, when the API answered with it (an HTTP error page fails the task after it was read).
+
+        No outputs: the file is written last, after every check, so a failed task wrote none (a write
+        that itself fails part way may leave a partial file, which is not reported).
+        """
+        return operator_lineage(inputs=self._page_read())
+
+    def _page_read(self) -> list[tuple[str, str]]:
+        site = site_dataset_id(self.url) if self._fetched else None
+        return [site] if site is not None else []

@@ -6,7 +6,9 @@ Every Browserbase task takes its connection from ``{{ params.conn }}``; the test
 reads two pages of the demo shop and downloads its report, ``save_report`` writes that file to
 ``params.destination``, ``browse`` (``@task.browserbase``) reads pages, one of them twice. A session
 created and ended by id checks the session operators and the sensor. ``read_then_fail`` reads a page and
-fails, as the last task: the run fails, and the failure event names the page.
+fails, as the last task: the run fails, and the failure event names the page. ``fetch_page`` (the Fetch
+API, no browser) saves a page into ``params.pages``; ``fetch_missing`` fetches a page that answers 404 and
+fails.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import pendulum
 from airflow.sdk import Param, XComArg, dag, task
 
 from airflow_provider_browserbase.operators.downloads import BrowserbaseDownloadsOperator
+from airflow_provider_browserbase.operators.fetch import BrowserbaseFetchOperator
 from airflow_provider_browserbase.operators.playwright import BrowserbasePlaywrightOperator
 from airflow_provider_browserbase.operators.session import (
     BrowserbaseCreateSessionOperator,
@@ -54,6 +57,7 @@ def fetch_report(page: Any, browser: Any, demo_url: str) -> str:
         "conn": Param("browserbase_missing", type="string"),
         "demo_url": Param("http://127.0.0.1:8787/demo", type="string"),
         "destination": Param("/tmp/browserbase-lineage", type="string"),
+        "pages": Param("/tmp/browserbase-lineage-pages/", type="string"),
     },
 )
 def browserbase_lineage_flow() -> None:
@@ -100,6 +104,20 @@ def browserbase_lineage_flow() -> None:
         raise ValueError("failing on purpose after reading a page")
 
     fetch >> save >> browse() >> create >> end >> ended >> read_then_fail()
+
+    BrowserbaseFetchOperator(
+        task_id="fetch_page",
+        url="{{ params.demo_url }}/products?page=2",
+        format="markdown",
+        destination="{{ params.pages }}",
+        browserbase_conn_id=CONN,
+    )
+    BrowserbaseFetchOperator(
+        task_id="fetch_missing",
+        url="{{ params.demo_url }}/products?page=999",
+        browserbase_conn_id=CONN,
+        retries=0,
+    )
 
 
 browserbase_lineage_flow()

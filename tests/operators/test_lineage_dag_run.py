@@ -47,6 +47,7 @@ def lineage_run(
     folder = tmp_path_factory.mktemp("bbp-lineage")
     events_file = folder / "events.jsonl"
     destination = folder / "reports"
+    pages = folder / "pages"
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join([str(REPO), str(REPO / "tests"), os.environ.get("PYTHONPATH", "")]),
@@ -61,6 +62,7 @@ def lineage_run(
         "conn": "browserbase_lineage",
         "demo_url": f"{local_server.base_url}/demo",
         "destination": str(destination),
+        "pages": f"{pages}/",
     }
     result = subprocess.run(
         [sys.executable, "-c", RUN, str(DAG_FILE), DAG_ID, json.dumps(conf)],
@@ -75,7 +77,13 @@ def lineage_run(
     (line,) = [line for line in result.stdout.splitlines() if line.startswith("RESULT ")]
     outcome = json.loads(line.removeprefix("RESULT "))
     events = [json.loads(line) for line in events_file.read_text().splitlines() if line.strip()]
-    return {"outcome": outcome, "events": events, "destination": destination, "server": local_server}
+    return {
+        "outcome": outcome,
+        "events": events,
+        "destination": destination,
+        "pages": pages,
+        "server": local_server,
+    }
 
 
 def completed(events: list[dict[str, Any]], task_id: str, event_type: str = "COMPLETE") -> dict[str, Any]:
@@ -92,10 +100,20 @@ def datasets(event: dict[str, Any], kind: str) -> list[tuple[str, str]]:
 
 def test_every_task_used_the_templated_connection(lineage_run: dict[str, Any]) -> None:
     tasks = dict(lineage_run["outcome"]["tasks"])
-    # The last task fails on purpose, after its browser read a page (through the same connection).
-    assert tasks.pop("read_then_fail") == "failed", tasks
+    # These fail on purpose after reading a page (through the same connection): a browser task, and a
+    # fetch of a page that answers 404.
+    assert (tasks.pop("read_then_fail"), tasks.pop("fetch_missing")) == ("failed", "failed"), tasks
     assert tasks == dict.fromkeys(
-        ("fetch_report", "save_report", "browse", "create_session", "end_session", "session_ended"), "success"
+        (
+            "fetch_report",
+            "save_report",
+            "browse",
+            "create_session",
+            "end_session",
+            "session_ended",
+            "fetch_page",
+        ),
+        "success",
     )
 
 
@@ -123,3 +141,21 @@ def test_the_downloads_operator_reports_the_files_it_wrote(lineage_run: dict[str
     event = completed(lineage_run["events"], "save_report")
     assert datasets(event, "outputs") == [("file", str(written).lstrip("/"))]
     assert datasets(event, "inputs") == []
+
+
+def test_the_fetch_operator_reports_the_page_it_read_and_the_file_it_wrote(
+    lineage_run: dict[str, Any],
+) -> None:
+    base = urlsplit(lineage_run["server"].base_url)
+    site = f"http://{base.hostname}:{base.port}"
+    (written,) = list(lineage_run["pages"].iterdir())
+    assert "# Products, page 2 of" in written.read_text()
+
+    event = completed(lineage_run["events"], "fetch_page")
+    # The query (here ?page=2) is left out of the name, as for the pages a browser reads.
+    assert datasets(event, "inputs") == [(site, "/demo/products")]
+    assert datasets(event, "outputs") == [("file", str(written).lstrip("/"))]
+    # Failed with HTTP 404: the page was read, nothing was written.
+    failed = completed(lineage_run["events"], "fetch_missing", "FAIL")
+    assert datasets(failed, "inputs") == [(site, "/demo/products")]
+    assert datasets(failed, "outputs") == []
