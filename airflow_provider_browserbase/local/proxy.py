@@ -238,16 +238,17 @@ async def cdp_proxy(websocket: WebSocket) -> None:
             with contextlib.suppress(Exception):
                 await conn.channel.close()
         if conn.outbox.overflowed:
-            await _close_backlogged(conn, session)
+            await close_backlogged(websocket, conn.outbox, session)
         else:
             with contextlib.suppress(Exception):
                 await websocket.close()
         registry.client_disconnected(session, conn)
 
 
-async def _close_backlogged(conn: ProxyConnection, session: Session) -> None:
+async def close_backlogged(websocket: WebSocket, outbox: Outbox, session: Session) -> None:
+    """Close a client whose ``outbox`` overflowed, with the reason, and log it (once per client)."""
     code, template = BACKLOG_CLOSE
-    reason = template.format(describe_size(conn.outbox.limit))
+    reason = template.format(describe_size(outbox.limit))
     log.warning("Session %s: closing a CDP client that stopped reading: %s", session.id, reason)
     with contextlib.suppress(Exception):
-        await asyncio.wait_for(conn.websocket.close(code=code, reason=reason), BACKLOG_CLOSE_WAIT)
+        await asyncio.wait_for(websocket.close(code=code, reason=reason), BACKLOG_CLOSE_WAIT)

@@ -8,15 +8,13 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import socket
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
 
 import pytest
 import websockets.sync.client
-from browser_helpers import answer, cdp, new_session, release
+from browser_helpers import answer, cdp, new_session, not_reading_client, release
 from websockets.exceptions import ConnectionClosed
 
 if TYPE_CHECKING:
@@ -136,22 +134,6 @@ def test_a_disconnected_clients_browser_session_is_detached(
         release(browser_api, created["id"])
 
 
-def _not_reading_client(url: str) -> websockets.sync.client.ClientConnection:
-    """
-    A CDP client whose socket takes little: once it stops reading, answers pile up in the server.
-
-    Without compression (Playwright's CDP client does not compress either): compressed, the test's
-    repetitive answers would be tiny on the wire.
-    """
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16 * 2**10)  # no autotuning to megabytes
-    parts = urlsplit(url)
-    sock.connect((parts.hostname, parts.port))
-    return websockets.sync.client.connect(
-        url, sock=sock, max_size=None, max_queue=1, compression=None, open_timeout=10
-    )
-
-
 def test_a_client_that_stops_reading_is_closed_and_the_others_go_on(
     browser_api: httpx.Client,
     browser_server: LocalServer,
@@ -167,7 +149,7 @@ def test_a_client_that_stops_reading_is_closed_and_the_others_go_on(
     try:
         with (
             websockets.sync.client.connect(created["connectUrl"], max_size=None) as reader,
-            _not_reading_client(created["connectUrl"]) as stalled,
+            not_reading_client(created["connectUrl"]) as stalled,
         ):
             targets = cdp(stalled, 1, "Target.getTargets")["result"]["targetInfos"]
             page = next(t for t in targets if t["type"] == "page")
