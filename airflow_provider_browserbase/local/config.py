@@ -92,9 +92,9 @@ class ServerLimits:
     :param max_ws_message_size: Bytes of one WebSocket message from a client (``--max-ws-message-size``);
         a larger one closes the socket with 1009. Messages to the client are not limited in size: they
         answer the client's own commands (a full-page screenshot can be tens of MB) and pass one at a time.
-    :param max_cdp_backlog: Bytes of CDP messages that may wait for one client of the CDP proxy
-        (``--max-cdp-backlog``); past it the client, which is not reading, is closed (1008) and the
-        backlog dropped. Its other clients, and the browser, are not affected.
+    :param max_cdp_backlog: Bytes of CDP messages that may wait for one client of the CDP proxy or one
+        live view (``--max-cdp-backlog``); past it the client, which is not reading, is closed (1008) and
+        the backlog dropped. The session's other clients, and the browser, are not affected.
     :param header_timeout: Seconds a client may take to send a request's headers, counted from the
         connection or the first byte of the request (``--header-timeout``); then the connection closes.
     :param body_timeout: Seconds a request body may pause between two chunks (``--body-timeout``);
