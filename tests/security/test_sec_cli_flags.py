@@ -1,7 +1,7 @@
 """
 The command's flags: every number is checked with a clear message and exit code 2 (no traceback), the
-same rules hold for the in-process server, a non-loopback host needs its own key, and the API key is
-never printed.
+same rules hold for the in-process server, a non-loopback host needs its own key, the API key is never
+printed, and every flag is documented.
 """
 
 from __future__ import annotations
@@ -9,15 +9,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from typing import TYPE_CHECKING
+from pathlib import Path
 
 import pytest
 
+from airflow_provider_browserbase.local.cli import build_parser
 from airflow_provider_browserbase.local.config import LocalConfig, ServerLimits
 from airflow_provider_browserbase.local.server import LocalServer
-
-if TYPE_CHECKING:
-    from pathlib import Path
 
 COMMAND = [sys.executable, "-m", "airflow_provider_browserbase.local"]
 
@@ -153,3 +151,15 @@ def test_limits_check_their_values(options: dict, field: str) -> None:
 
 def test_a_config_with_its_own_key_may_bind_everywhere() -> None:
     assert not LocalConfig(host="0.0.0.0", api_key="own-key").uses_default_key  # noqa: S104
+
+
+def test_every_flag_is_on_the_local_server_page() -> None:
+    page = (Path(__file__).resolve().parents[2] / "docs" / "local-server.md").read_text()
+    flags = [
+        option
+        for action in build_parser()._actions
+        for option in action.option_strings
+        if option.startswith("--") and option != "--help"
+    ]
+    assert "--max-cdp-backlog" in flags
+    assert [flag for flag in flags if flag not in page] == []
