@@ -21,8 +21,12 @@ from airflow_provider_browserbase.local.chromium import check_root, find_chromiu
 from airflow_provider_browserbase.local.errors import error_response, install_error_handlers
 from airflow_provider_browserbase.local.faults import FaultInjector, FaultMiddleware, admin_router
 from airflow_provider_browserbase.local.inputs import registry_of, require_api_key
-from airflow_provider_browserbase.local.limits import BodyLimitMiddleware
-from airflow_provider_browserbase.local.network import HostOriginMiddleware
+from airflow_provider_browserbase.local.limits import (
+    BodyLimitMiddleware,
+    ConnectionLimitMiddleware,
+    OpenConnections,
+)
+from airflow_provider_browserbase.local.network import HostOriginMiddleware, RefusedWebSocketLog
 from airflow_provider_browserbase.local.pool import BrowserPool
 from airflow_provider_browserbase.local.proxy import cdp_proxy
 from airflow_provider_browserbase.local.settings_agent import prepare_pooled_browser
@@ -115,6 +119,9 @@ def create_app(config: LocalConfig, extra_routes: Sequence[BaseRoute] = ()) -> F
     # Added last, so they run first: for every route, the demo shop and the WebSockets included.
     app.add_middleware(BodyLimitMiddleware, limits=config.limits)
     app.add_middleware(HostOriginMiddleware, config=config)
+    app.state.open_connections = OpenConnections()  # bound to uvicorn's count by uvicorn_server
+    app.add_middleware(ConnectionLimitMiddleware, limits=config.limits, count=app.state.open_connections)
+    app.add_middleware(RefusedWebSocketLog)
 
     @app.get("/health")
     async def health(request: Request) -> JSONResponse:

@@ -261,6 +261,54 @@ class CdpMux:
         self.owners.clear()
 
 
+class Outbox:
+    """
+    A client's queue of messages on their way to its socket, bounded in characters (bytes, for ASCII JSON).
+
+    Messages wait here while the socket writes the one before; a client that stops reading would make
+    them wait for good (a screenshot each time it asks), so past ``limit`` the outbox empties itself,
+    refuses everything after, sets :attr:`overflowed` and ends :meth:`wait_overflow`, and :meth:`get`
+    answers ``None``: the proxy then closes that client (its writer may be stuck behind the unread data).
+    One message always fits in an empty outbox: a message is as large as the client's own command asked
+    for (a full-page screenshot can be tens of MB); only a backlog is refused.
+
+    :param limit: Characters that may wait at once (``--max-cdp-backlog``).
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.size = 0
+        self.overflowed = False
+        self._overflow = asyncio.Event()
+        self._queue: asyncio.Queue[str | None] = asyncio.Queue()
+
+    def put(self, text: str | None) -> None:
+        """Queue ``text`` (a channel's ``deliver``); ``None`` says the browser is gone."""
+        if self.overflowed:
+            return
+        if text is not None and self.size and self.size + len(text) > self.limit:
+            self.overflowed = True
+            self._overflow.set()
+            while not self._queue.empty():  # free the backlog now, not when the client goes
+                self._queue.get_nowait()
+            self.size = 0
+            text = None
+        elif text is not None:
+            self.size += len(text)
+        self._queue.put_nowait(text)
+
+    async def get(self) -> str | None:
+        """The next message, or ``None`` once the browser is gone or the outbox overflowed."""
+        text = await self._queue.get()
+        if text is not None:
+            self.size -= len(text)
+        return text
+
+    async def wait_overflow(self) -> None:
+        """Return once the outbox has overflowed."""
+        await self._overflow.wait()
+
+
 class MuxCdpConnection:
     """
     A :class:`~airflow_provider_browserbase.local.cdp.CdpConnection` for the server's own calls.

@@ -203,9 +203,20 @@ LIMIT_FLAGS = (
     ("--max-extension-unpacked", "max_extension_unpacked_size", _size, "bytes an extension unpacks to"),
     ("--max-extension-files", "max_extension_files", _positive_int, "entries of an extension zip"),
     ("--max-ws-message-size", "max_ws_message_size", _size, "bytes of one WebSocket message from a client"),
+    (
+        "--max-cdp-backlog",
+        "max_cdp_backlog",
+        _size,
+        "bytes of CDP messages waiting for one client; past it that client is closed (it is not reading)",
+    ),
     ("--header-timeout", "header_timeout", _positive_seconds, "seconds to send a request's headers"),
     ("--body-timeout", "body_timeout", _positive_seconds, "seconds a request body may pause"),
-    ("--max-connections", "max_connections", _positive_int, "connections and requests at once (then 503)"),
+    (
+        "--max-connections",
+        "max_connections",
+        _positive_int,
+        "open connections at once, HTTP and WebSocket (then 503)",
+    ),
     ("--max-contexts", "max_contexts", _positive_int, "contexts kept at once (then 429)"),
     ("--max-extensions", "max_extensions", _positive_int, "extensions kept at once (then 429)"),
     (

@@ -90,14 +90,17 @@ class ServerLimits:
     :param max_extension_unpacked_size: Bytes an extension zip may unpack to (``--max-extension-unpacked``).
     :param max_extension_files: Entries an extension zip may hold (``--max-extension-files``).
     :param max_ws_message_size: Bytes of one WebSocket message from a client (``--max-ws-message-size``);
-        a larger one closes the socket with 1009. Messages to the client are not limited: they answer the
-        client's own commands (a full-page screenshot can be tens of MB) and pass one at a time.
+        a larger one closes the socket with 1009. Messages to the client are not limited in size: they
+        answer the client's own commands (a full-page screenshot can be tens of MB) and pass one at a time.
+    :param max_cdp_backlog: Bytes of CDP messages that may wait for one client of the CDP proxy or one
+        live view (``--max-cdp-backlog``); past it the client, which is not reading, is closed (1008) and
+        the backlog dropped. The session's other clients, and the browser, are not affected.
     :param header_timeout: Seconds a client may take to send a request's headers, counted from the
         connection or the first byte of the request (``--header-timeout``); then the connection closes.
     :param body_timeout: Seconds a request body may pause between two chunks (``--body-timeout``);
         then the answer is 408.
-    :param max_connections: Connections and requests in flight at once (``--max-connections``); past
-        it requests answer 503.
+    :param max_connections: Open connections at once, HTTP (idle keep-alive ones included) and
+        WebSocket alike (``--max-connections``); past it a request or a WebSocket handshake answers 503.
     :param max_contexts: Contexts kept at once (``--max-contexts``); a create past it answers 429.
     :param max_extensions: Extensions kept at once (``--max-extensions``); an upload past it answers 429.
     :param ended_retention: Seconds an ended session keeps its logs and downloads (``--ended-retention``).
@@ -111,6 +114,7 @@ class ServerLimits:
     max_extension_unpacked_size: int = 100 * MiB
     max_extension_files: int = 5000
     max_ws_message_size: int = 100 * MiB
+    max_cdp_backlog: int = 64 * MiB
     header_timeout: float = 10.0
     body_timeout: float = 30.0
     max_connections: int = 256

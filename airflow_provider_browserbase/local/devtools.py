@@ -34,9 +34,9 @@ from starlette.responses import PlainTextResponse
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from airflow_provider_browserbase.local.cdp import CdpError
-from airflow_provider_browserbase.local.cdp_mux import error_answer
+from airflow_provider_browserbase.local.cdp_mux import Outbox, error_answer
 from airflow_provider_browserbase.local.cdp_rules import CommandRefusedError, SessionFiles, apply_rules
-from airflow_provider_browserbase.local.proxy import parse_command
+from airflow_provider_browserbase.local.proxy import close_backlogged, parse_command
 
 if TYPE_CHECKING:
     from starlette.requests import Request
@@ -168,13 +168,15 @@ class PageSocket:
     :param websocket: The accepted viewer socket.
     :param cdp: A connection from the session's ``BrowserProcess.open_cdp()``.
     :param files: The session's folders and ``--allow-file-urls`` (for ``Page.navigate``).
+    :param backlog: Characters of messages that may wait for the viewer (``--max-cdp-backlog``): a viewer
+        that acknowledges screencast frames without reading them would otherwise be sent frames for good.
     """
 
-    def __init__(self, websocket: WebSocket, cdp: CdpConnection, files: SessionFiles) -> None:
+    def __init__(self, websocket: WebSocket, cdp: CdpConnection, files: SessionFiles, backlog: int) -> None:
         self.websocket = websocket
         self.cdp = cdp
         self.files = files
-        self.outbox: asyncio.Queue[str | None] = asyncio.Queue()
+        self.outbox = Outbox(backlog)
         self.pages: dict[str, dict[str, Any]] = {}
         self.target_id: str | None = None
         self.page_session: str | None = None
@@ -182,7 +184,7 @@ class PageSocket:
         self.started = False
 
     def push(self, message: dict[str, Any]) -> None:
-        self.outbox.put_nowait(json.dumps(message))
+        self.outbox.put(json.dumps(message))
 
     def on_event(self, message: dict[str, Any]) -> None:
         method = message.get("method")
@@ -254,7 +256,7 @@ class PageSocket:
                     "the session's page list only (use the session's connectUrl for anything else)"
                 )
         except (CommandRefusedError, CdpError) as exc:
-            self.outbox.put_nowait(error_answer(call_id, str(exc)))
+            self.outbox.put(error_answer(call_id, str(exc)))
             return
         self.push({"id": call_id, "result": result})
 
@@ -268,7 +270,7 @@ class PageSocket:
                 continue
             command, refused = parse_command(text)
             if command is None:
-                self.outbox.put_nowait(refused)
+                self.outbox.put(refused)
                 continue
             self._spawn(self.handle(command))
 
@@ -294,7 +296,7 @@ async def live_socket(websocket: WebSocket) -> None:
         await websocket.send_denial_response(PlainTextResponse("the session's browser is gone", 410))
         return
     files = SessionFiles(session.directory, registry.config.allow_file_urls)
-    viewer = PageSocket(websocket, cdp, files)
+    viewer = PageSocket(websocket, cdp, files, registry.config.limits.max_cdp_backlog)
     try:
         await viewer.start(websocket.query_params.get("page"))
     except CdpError as exc:
@@ -305,6 +307,7 @@ async def live_socket(websocket: WebSocket) -> None:
     await websocket.accept()
     registry_watch = asyncio.ensure_future(_until_ended(session, token))
     pumps = [asyncio.ensure_future(viewer.receive()), asyncio.ensure_future(viewer.send()), registry_watch]
+    pumps.append(asyncio.ensure_future(viewer.outbox.wait_overflow()))
     try:
         await asyncio.wait(pumps, return_when=asyncio.FIRST_COMPLETED)
     except WebSocketDisconnect:
@@ -315,8 +318,11 @@ async def live_socket(websocket: WebSocket) -> None:
         await asyncio.gather(*pumps, *viewer.tasks, return_exceptions=True)
         with contextlib.suppress(Exception):
             await cdp.close()  # detaches the page too, which stops its screencast
-        with contextlib.suppress(Exception):
-            await websocket.close(code=1000, reason="the session ended or the live-view URL expired")
+        if viewer.outbox.overflowed:
+            await close_backlogged(websocket, viewer.outbox, session)
+        else:
+            with contextlib.suppress(Exception):
+                await websocket.close(code=1000, reason="the session ended or the live-view URL expired")
 
 
 async def _until_ended(session: Session, token: str) -> None:

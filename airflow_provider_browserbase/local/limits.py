@@ -4,12 +4,14 @@ Bounds on what one client costs the server: request body sizes, slow requests, h
 Sizes are enforced while the body streams in, so a 200 MB body is refused after the first bytes past
 the limit, not after it sat in memory. Slow clients are closed: a request must send its headers within
 ``header_timeout`` of its first byte (or of the connection, for the first request), and its body may not
-pause longer than ``body_timeout``; the number of connections is uvicorn's ``limit_concurrency``.
+pause longer than ``body_timeout``. Past ``max_connections`` open connections (HTTP and WebSocket alike)
+a request or a WebSocket handshake answers 503.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +22,8 @@ if TYPE_CHECKING:
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
     from airflow_provider_browserbase.local.config import ServerLimits
+
+log = logging.getLogger(__name__)
 
 # Request line and headers of one request; h11's own default is 16 KiB.
 MAX_HEADER_BYTES = 64 * 2**10
@@ -108,6 +112,58 @@ class BodyLimitMiddleware:
             return message
 
         await self.app(scope, limited, send)
+
+
+class OpenConnections:
+    """
+    How many connections the server holds, read from uvicorn once :func:`.server.uvicorn_server` binds it.
+
+    uvicorn's own ``limit_concurrency`` answers 503 to HTTP requests only: a WebSocket handshake passes it
+    (uvicorn 0.54), so a client could hold any number of sockets. Its count is the right one, though: every
+    open connection (idle keep-alive, in-flight request, WebSocket) and every request still running.
+    """
+
+    def __init__(self) -> None:
+        self._state: Any = None
+
+    def bind(self, server_state: Any) -> None:
+        """:param server_state: The ``uvicorn.Server.server_state`` (``connections`` and ``tasks``)."""
+        self._state = server_state
+
+    def __call__(self) -> int:
+        if self._state is None:  # an app served by something else than uvicorn_server: no count
+            return 0
+        return max(len(self._state.connections), len(self._state.tasks))
+
+
+class ConnectionLimitMiddleware:
+    """
+    Answer 503 to a request or a WebSocket handshake that would pass ``max_connections``.
+
+    The count includes the connection asking, so ``max_connections`` connections are served at once. A
+    refused handshake is answered before it is accepted (an HTTP 503 with a message).
+
+    :param app: The wrapped ASGI app.
+    :param limits: The server's limits.
+    :param count: The number of open connections (an :class:`OpenConnections`).
+    """
+
+    def __init__(self, app: ASGIApp, limits: ServerLimits, count: OpenConnections) -> None:
+        self.app = app
+        self.limit = limits.max_connections
+        self.count = count
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket") or self.count() <= self.limit:
+            await self.app(scope, receive, send)
+            return
+        message = (
+            f"too many connections: browserbase-local serves at most {self.limit} at once "
+            "(--max-connections); try again once one has closed"
+        )
+        if scope["type"] == "http":  # a refused WebSocket is logged by RefusedWebSocketLog
+            log.warning("Refused a request to %s: %s", scope["path"], message)
+        await refuse(scope, receive, send, 503, message, close=True)
 
 
 def deadline_protocol(base: type[Any], header_timeout: float) -> type[Any]:

@@ -11,17 +11,21 @@ send no ``Origin`` and are not affected.
 
 from __future__ import annotations
 
+import contextvars
 import json
+import logging
 from http import HTTPStatus
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from airflow_provider_browserbase.local.config import LOOPBACK_NAMES
 
 if TYPE_CHECKING:
-    from starlette.types import ASGIApp, Receive, Scope, Send
+    from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
     from airflow_provider_browserbase.local.config import LocalConfig
+
+log = logging.getLogger(__name__)
 
 # Chromium's own DevTools app; no web page can claim this origin.
 DEVTOOLS_ORIGIN = "devtools://devtools"
@@ -135,3 +139,98 @@ async def refuse(
         await send({"type": "websocket.http.response.body", "body": body})
     else:  # a server without the denial extension answers a plain 403
         await send({"type": "websocket.close", "code": 1008})
+
+
+# Set in the task of a WebSocket whose handshake the app refused (see RefusedWebSocketLog).
+_handshake_refused: contextvars.ContextVar[bool] = contextvars.ContextVar("handshake_refused", default=False)
+# What uvicorn's WebSocket protocol logs when an app answers a handshake with an HTTP response (uvicorn
+# 0.54 does not count such a denial as the end of the handshake, although ASGI defines it so).
+_UVICORN_NO_HANDSHAKE = "ASGI callable returned without completing handshake."
+# The start of uvicorn's per-handshake lines ('%s - "WebSocket %s" 403', '... [accepted]'), whose path
+# argument carries the query string: a connect URL's signingKey, a live view's token.
+_UVICORN_WEBSOCKET_LINE = '%s - "WebSocket %s"'
+_REASON_CHARS = 300
+
+
+class RefusedWebSocketLog:
+    """
+    Log one WARNING line of ours for each WebSocket handshake the app refuses, with its reason.
+
+    A refusal (a wrong signing key, a foreign ``Origin``, too many connections) is expected behaviour, not
+    a server error: uvicorn's ERROR line about it is silenced by :class:`UvicornWebSocketLogFilter`. The
+    line names the path without its query string and the answer's message, never a key or a token.
+
+    :param app: The wrapped ASGI app.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "websocket":
+            await self.app(scope, receive, send)
+            return
+        denial: dict[str, Any] = {}
+
+        async def watched(message: Message) -> None:
+            if message["type"] == "websocket.http.response.start":
+                denial.update(status=message["status"], body=b"")
+            elif message["type"] == "websocket.http.response.body" and denial:
+                denial["body"] += message.get("body", b"")
+                if not message.get("more_body", False):  # logged before the client has the answer
+                    _log_refusal(scope, denial["status"], denial["body"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watched)
+        finally:
+            if denial:
+                # Set here, in the task uvicorn runs the app in (the inner app may use task groups).
+                _handshake_refused.set(True)
+
+
+def _log_refusal(scope: Scope, status: int, body: bytes) -> None:
+    client = scope.get("client")
+    log.warning(
+        "Refused a WebSocket to %s from %s: %d %s",
+        scope.get("path", "?"),
+        f"{client[0]}:{client[1]}" if client else "an unknown client",
+        status,
+        _reason(body),
+    )
+
+
+def _reason(body: bytes) -> str:
+    text = body.decode("utf-8", errors="replace")
+    try:
+        message = json.loads(text).get("message", text)
+    except (ValueError, AttributeError):
+        message = text
+    message = str(message)
+    return message if len(message) <= _REASON_CHARS else message[:_REASON_CHARS] + "..."
+
+
+class UvicornWebSocketLogFilter(logging.Filter):
+    """
+    Keep uvicorn's ``uvicorn.error`` logger quiet about refused handshakes and WebSocket secrets.
+
+    Drops its ERROR line for a handshake the app refused on purpose (:class:`RefusedWebSocketLog` logs
+    it instead), and cuts the query string off the path of its INFO line for every handshake.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.msg == _UVICORN_NO_HANDSHAKE and _handshake_refused.get():
+            return False
+        if isinstance(record.msg, str) and record.msg.startswith(_UVICORN_WEBSOCKET_LINE):
+            args = record.args
+            if isinstance(args, tuple) and len(args) >= 2 and isinstance(args[1], str):
+                record.args = (args[0], args[1].split("?", 1)[0], *args[2:])
+        return True
+
+
+_UVICORN_FILTER = UvicornWebSocketLogFilter()
+
+
+def quiet_uvicorn_websocket_log() -> None:
+    """Install :class:`UvicornWebSocketLogFilter` on uvicorn's logger (once; after its logging is set up)."""
+    logging.getLogger("uvicorn.error").addFilter(_UVICORN_FILTER)

@@ -16,8 +16,9 @@ from starlette.responses import PlainTextResponse
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from airflow_provider_browserbase.local.cdp import CdpError
-from airflow_provider_browserbase.local.cdp_mux import error_answer
+from airflow_provider_browserbase.local.cdp_mux import Outbox, error_answer
 from airflow_provider_browserbase.local.cdp_rules import CommandRefusedError, SessionFiles, apply_rules
+from airflow_provider_browserbase.local.limits import describe_size
 
 if TYPE_CHECKING:
     from airflow_provider_browserbase.local.cdp_mux import CdpChannel
@@ -27,6 +28,11 @@ log = logging.getLogger(__name__)
 
 RAW_LIMIT = 4096
 NO_BROWSER = "browserbase-local runs with --no-browser: no browser to drive"
+# Close code and reason for a client whose unread messages passed --max-cdp-backlog (1008: policy).
+BACKLOG_CLOSE = (1008, "too many unread CDP messages: over {} waited for this client (--max-cdp-backlog)")
+# How long the close frame may wait behind unread data: a client that resumed reading sees the reason;
+# one that never reads again is let go (its socket is closed once the data before drains or it goes).
+BACKLOG_CLOSE_WAIT = 10.0
 _RESPONSE_ID = re.compile(r'^\{"id":(\d+)[,}]')
 
 
@@ -112,13 +118,14 @@ class ProxyConnection:
 
     :param websocket: The accepted client socket.
     :param files: The session's folders and whether ``file:`` URLs are allowed.
+    :param backlog: Characters of messages that may wait for the client (``--max-cdp-backlog``).
     """
 
-    def __init__(self, websocket: WebSocket, files: SessionFiles) -> None:
+    def __init__(self, websocket: WebSocket, files: SessionFiles, backlog: int) -> None:
         self.websocket = websocket
         self.files = files
         self.channel: CdpChannel | None = None
-        self.outbox: asyncio.Queue[str | None] = asyncio.Queue()
+        self.outbox = Outbox(backlog)
         self.last_command = time.monotonic()
 
     async def close(self, reason: str) -> None:
@@ -173,7 +180,7 @@ async def _browser_to_client(conn: ProxyConnection, recorder: CdpRecorder) -> No
     while True:
         text = await conn.outbox.get()
         if text is None:
-            return  # the browser is gone
+            return  # the browser is gone, or the client stopped reading (conn.outbox.overflowed)
         recorder.from_browser(text)
         await conn.websocket.send_text(text)
 
@@ -196,10 +203,11 @@ async def cdp_proxy(websocket: WebSocket) -> None:
             PlainTextResponse("invalid session or signingKey", status_code=401)
         )
         return
-    conn = ProxyConnection(websocket, SessionFiles(session.directory, registry.config.allow_file_urls))
+    files = SessionFiles(session.directory, registry.config.allow_file_urls)
+    conn = ProxyConnection(websocket, files, registry.config.limits.max_cdp_backlog)
     if session.browser is not None:
         try:
-            conn.channel = await session.browser.open_channel(conn.outbox.put_nowait)
+            conn.channel = await session.browser.open_channel(conn.outbox.put)
         except (CdpError, asyncio.TimeoutError) as exc:
             log.warning("Session %s: cannot reach its browser: %s", session.id, exc)
             await websocket.send_denial_response(
@@ -212,6 +220,8 @@ async def cdp_proxy(websocket: WebSocket) -> None:
     pumps = [
         asyncio.ensure_future(_client_to_browser(conn, recorder)),
         asyncio.ensure_future(_browser_to_client(conn, recorder)),
+        # The writer may be stuck behind what the client does not read: the overflow ends it all.
+        asyncio.ensure_future(conn.outbox.wait_overflow()),
     ]
     idle_timeout = registry.config.cdp_idle_timeout
     if idle_timeout:
@@ -227,6 +237,18 @@ async def cdp_proxy(websocket: WebSocket) -> None:
         if conn.channel is not None:
             with contextlib.suppress(Exception):
                 await conn.channel.close()
-        with contextlib.suppress(Exception):
-            await websocket.close()
+        if conn.outbox.overflowed:
+            await close_backlogged(websocket, conn.outbox, session)
+        else:
+            with contextlib.suppress(Exception):
+                await websocket.close()
         registry.client_disconnected(session, conn)
+
+
+async def close_backlogged(websocket: WebSocket, outbox: Outbox, session: Session) -> None:
+    """Close a client whose ``outbox`` overflowed, with the reason, and log it (once per client)."""
+    code, template = BACKLOG_CLOSE
+    reason = template.format(describe_size(outbox.limit))
+    log.warning("Session %s: closing a CDP client that stopped reading: %s", session.id, reason)
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(websocket.close(code=code, reason=reason), BACKLOG_CLOSE_WAIT)

@@ -21,6 +21,7 @@ from airflow_provider_browserbase.local.config import (
 )
 from airflow_provider_browserbase.local.demo_site import demo_mount
 from airflow_provider_browserbase.local.limits import MAX_HEADER_BYTES, deadline_protocol
+from airflow_provider_browserbase.local.network import quiet_uvicorn_websocket_log
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -55,7 +56,8 @@ def uvicorn_server(app: FastAPI, **overrides: Any) -> uvicorn.Server:
         "ws_max_size": limits.max_ws_message_size,
         "ws_ping_interval": 20.0,
         "ws_ping_timeout": 20.0,
-        "limit_concurrency": limits.max_connections,
+        # No limit_concurrency: it would refuse HTTP requests only; ConnectionLimitMiddleware refuses
+        # WebSocket handshakes too, reading the count of the server_state bound below.
         "h11_max_incomplete_event_size": MAX_HEADER_BYTES,
         "timeout_graceful_shutdown": 5,
         "log_level": "warning",
@@ -67,7 +69,10 @@ def uvicorn_server(app: FastAPI, **overrides: Any) -> uvicorn.Server:
     config = uvicorn.Config(app, **settings)
     config.load()
     config.http_protocol_class = deadline_protocol(config.http_protocol_class, limits.header_timeout)
-    return uvicorn.Server(config)
+    quiet_uvicorn_websocket_log()  # after uvicorn.Config configured its loggers
+    server = uvicorn.Server(config)
+    app.state.open_connections.bind(server.server_state)
+    return server
 
 
 class LocalServer:

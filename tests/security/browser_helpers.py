@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import pytest
+import websockets.sync.client
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "local"))
 from local_helpers import client, start_server, wait_for_status
@@ -24,7 +25,6 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
     import httpx
-    import websockets.sync.client
     from playwright.sync_api import Playwright
 
     from airflow_provider_browserbase.local.server import LocalServer
@@ -35,6 +35,7 @@ __all__ = [
     "browser_server",
     "cdp",
     "new_session",
+    "not_reading_client",
     "pw",
     "raw_get",
     "release",
@@ -108,3 +109,19 @@ def raw_get(base_url: str, raw_path: str) -> tuple[int, str]:
             data += chunk
     head, _, body = data.partition(b"\r\n\r\n")
     return int(head.split()[1]), body.decode(errors="replace")
+
+
+def not_reading_client(url: str) -> websockets.sync.client.ClientConnection:
+    """
+    A CDP client whose socket takes little: once it stops reading, answers pile up in the server.
+
+    Without compression (Playwright's CDP client does not compress either): compressed, the test's
+    repetitive answers would be tiny on the wire.
+    """
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16 * 2**10)  # no autotuning to megabytes
+    parts = urlsplit(url)
+    sock.connect((parts.hostname, parts.port))
+    return websockets.sync.client.connect(
+        url, sock=sock, max_size=None, max_queue=1, compression=None, open_timeout=10
+    )

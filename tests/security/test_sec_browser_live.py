@@ -1,7 +1,11 @@
-"""The live view needs the session's own capability, reaches only its pages, and filters like the proxy."""
+"""
+The live view needs the session's own capability, reaches only its pages, filters like the proxy, and a
+viewer that stops reading is cut off.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import time
@@ -11,7 +15,7 @@ import httpx
 import pytest
 import websockets.exceptions
 import websockets.sync.client
-from browser_helpers import answer, cdp, new_session, raw_get, release
+from browser_helpers import answer, cdp, new_session, not_reading_client, raw_get, release
 
 from airflow_provider_browserbase.hooks._connection import session_url_for
 
@@ -235,4 +239,60 @@ def test_the_viewer_shows_the_page_and_a_click_in_it_reaches_the_page(
     finally:
         viewer_browser.close()
         session_browser.close()
+        release(browser_api, created["id"])
+
+
+# A page that repaints random pixels every 20 ms: each screencast frame is a new, incompressible JPEG.
+NOISE_PAGE = (
+    "data:text/html,<body style='margin:0'><canvas id=c width=640 height=360></canvas><script>"
+    "const g=document.getElementById('c').getContext('2d'),img=g.createImageData(640,360);"
+    "(function paint(){for(let i=0;i<img.data.length;i++)img.data[i]=Math.random()*256|0;"
+    "g.putImageData(img,0,0);setTimeout(paint,20)})()</script>"
+)
+
+
+def test_a_viewer_that_acknowledges_frames_without_reading_them_is_cut_off(
+    browser_api: httpx.Client,
+    browser_server: LocalServer,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Chromium sends the next frame on each acknowledgement; acknowledging blindly (the screencast's id
+    # does not change) without reading made the server queue frames for good.
+    backlog = 256 * 2**10
+    small = dataclasses.replace(browser_server.config.limits, max_cdp_backlog=backlog)
+    monkeypatch.setattr(browser_server.config, "limits", small)  # read by each new socket
+    created = new_session(browser_api)
+    try:
+        with websockets.sync.client.connect(created["connectUrl"], max_size=None) as driver:
+            targets = cdp(driver, 1, "Target.getTargets")["result"]["targetInfos"]
+            page = next(t for t in targets if t["type"] == "page")
+            own = cdp(driver, 2, "Target.attachToTarget", targetId=page["targetId"], flatten=True)
+            cdp(driver, 3, "Page.navigate", url=NOISE_PAGE, sessionId=own["result"]["sessionId"])
+            live = browser_api.get(f"/v1/sessions/{created['id']}/debug").json()
+            with not_reading_client(live["wsUrl"]) as viewer:
+                cdp(viewer, 1, "Page.startScreencast", format="jpeg", quality=80)
+                frame = json.loads(viewer.recv(timeout=30))
+                while frame.get("method") != "Page.screencastFrame":
+                    frame = json.loads(viewer.recv(timeout=30))
+                ack = {
+                    "method": "Page.screencastFrameAck",
+                    "params": {"sessionId": frame["params"]["sessionId"]},
+                }
+                deadline = time.monotonic() + 60
+                call_id = 2
+                while "stopped reading" not in caplog.text:  # from now on it only acknowledges
+                    assert time.monotonic() < deadline, "the viewer was never cut off"
+                    viewer.send(json.dumps({"id": call_id, **ack}))
+                    call_id += 1
+                    time.sleep(0.01)
+                with pytest.raises(websockets.exceptions.ConnectionClosed) as closed:
+                    list(iter(lambda: viewer.recv(timeout=30), None))
+            assert closed.value.rcvd is not None
+            assert closed.value.rcvd.code == 1008
+            assert "--max-cdp-backlog" in closed.value.rcvd.reason
+            # The session's CDP client was not touched.
+            assert cdp(driver, 4, "Browser.getVersion")["result"]["product"]
+        assert len([r for r in caplog.records if "stopped reading" in r.getMessage()]) == 1
+    finally:
         release(browser_api, created["id"])

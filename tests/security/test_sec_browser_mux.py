@@ -1,10 +1,14 @@
-"""The multiplexer over Chromium's pipe, on scripted messages: routing, ownership, what it strips."""
+"""
+The multiplexer over Chromium's pipe, on scripted messages: routing, ownership, what it strips, and the
+bounded outbox of each client.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import json
 
-from airflow_provider_browserbase.local.cdp_mux import CdpChannel, CdpMux
+from airflow_provider_browserbase.local.cdp_mux import CdpChannel, CdpMux, Outbox
 
 
 def _mux() -> tuple[CdpMux, list[str], dict[str, list[str | None]]]:
@@ -74,3 +78,21 @@ def test_the_browser_going_away_tells_every_client() -> None:
     mux.close()
     assert delivered == {"A": [None], "B": [None]}
     assert mux.owners == {}
+
+
+def test_an_outbox_takes_one_large_message_but_no_backlog_past_its_limit() -> None:
+    async def scenario() -> None:
+        outbox = Outbox(limit=100)
+        outbox.put("s" * 500)  # one answer larger than the limit: a big screenshot the client asked for
+        assert await outbox.get() == "s" * 500
+        for _ in range(10):
+            outbox.put("e" * 10)  # 100 characters wait: at the limit, not past it
+        assert (outbox.size, outbox.overflowed) == (100, False)
+        outbox.put("e")
+        assert outbox.overflowed
+        assert outbox.size == 0  # the backlog is dropped at once
+        outbox.put("later")  # nothing more is queued for a client about to be closed
+        assert await outbox.get() is None
+        assert outbox._queue.empty()
+
+    asyncio.run(scenario())

@@ -1,7 +1,11 @@
-"""Chromium has no debugging port, and clients sharing its pipe cannot reach each other's sessions."""
+"""
+Chromium has no debugging port, clients sharing its pipe cannot reach each other's sessions, and one
+that stops reading is cut off alone.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import time
@@ -10,7 +14,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 import websockets.sync.client
-from browser_helpers import answer, cdp, new_session, release
+from browser_helpers import answer, cdp, new_session, not_reading_client, release
+from websockets.exceptions import ConnectionClosed
 
 if TYPE_CHECKING:
     import httpx
@@ -125,5 +130,55 @@ def test_a_disconnected_clients_browser_session_is_detached(
         while set(mux.owners) != before and time.monotonic() < deadline:
             time.sleep(0.05)
         assert set(mux.owners) == before
+    finally:
+        release(browser_api, created["id"])
+
+
+def test_a_client_that_stops_reading_is_closed_and_the_others_go_on(
+    browser_api: httpx.Client,
+    browser_server: LocalServer,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    backlog = 256 * 2**10
+    # Read by each new CDP connection, so only this test's clients get the small backlog.
+    small = dataclasses.replace(browser_server.config.limits, max_cdp_backlog=backlog)
+    monkeypatch.setattr(browser_server.config, "limits", small)
+    created = new_session(browser_api)
+    calls = 40
+    try:
+        with (
+            websockets.sync.client.connect(created["connectUrl"], max_size=None) as reader,
+            not_reading_client(created["connectUrl"]) as stalled,
+        ):
+            targets = cdp(stalled, 1, "Target.getTargets")["result"]["targetInfos"]
+            page = next(t for t in targets if t["type"] == "page")
+            own = cdp(stalled, 2, "Target.attachToTarget", targetId=page["targetId"], flatten=True)
+            for call_id in range(10, 10 + calls):  # 512 KiB answers it never reads
+                expression = "'x'.repeat(512 * 1024)"
+                message = {"id": call_id, "method": "Runtime.evaluate", "params": {"expression": expression}}
+                stalled.send(json.dumps({**message, "sessionId": own["result"]["sessionId"]}))
+            deadline = time.monotonic() + 60
+            while "stopped reading" not in caplog.text:
+                assert time.monotonic() < deadline, "the stalled client was never cut off"
+                time.sleep(0.05)
+            # It reads again: what was written before comes, then the close with its reason.
+            answers = []
+            with pytest.raises(ConnectionClosed) as closed:
+                answers.extend(iter(lambda: stalled.recv(timeout=30), None))
+            assert closed.value.rcvd is not None
+            assert closed.value.rcvd.code == 1008
+            assert "--max-cdp-backlog" in closed.value.rcvd.reason
+            assert len(answers) < calls
+            # The other client of the same browser was not touched.
+            assert cdp(reader, 1, "Browser.getVersion")["result"]["product"]
+            targets = cdp(reader, 2, "Target.getTargets")["result"]["targetInfos"]
+            assert any(t["targetId"] == page["targetId"] for t in targets)
+        warnings = [r for r in caplog.records if "stopped reading" in r.getMessage()]
+        assert len(warnings) == 1  # once, not for every message dropped
+        assert created["id"] in warnings[0].getMessage()
+        assert created["signingKey"] not in caplog.text
+        status = browser_api.get(f"/v1/sessions/{created['id']}").json()["status"]
+        assert status == "RUNNING"
     finally:
         release(browser_api, created["id"])

@@ -1,7 +1,7 @@
 """
 The command's flags: every number is checked with a clear message and exit code 2 (no traceback), the
-same rules hold for the in-process server, a non-loopback host needs its own key, and the API key is
-never printed.
+same rules hold for the in-process server, a non-loopback host needs its own key, the API key is never
+printed, and every flag is documented.
 """
 
 from __future__ import annotations
@@ -9,15 +9,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from typing import TYPE_CHECKING
+from pathlib import Path
 
 import pytest
 
+from airflow_provider_browserbase.local.cli import build_parser
 from airflow_provider_browserbase.local.config import LocalConfig, ServerLimits
 from airflow_provider_browserbase.local.server import LocalServer
-
-if TYPE_CHECKING:
-    from pathlib import Path
 
 COMMAND = [sys.executable, "-m", "airflow_provider_browserbase.local"]
 
@@ -59,8 +57,11 @@ BAD_FLAGS = [
 def test_a_bad_number_exits_2_with_a_message(args: list[str], flag: str, rule: str) -> None:
     result = run(*args, "--no-browser")
     assert result.returncode == 2, result.stderr
-    assert flag in result.stderr
-    assert rule in result.stderr
+    # The usage line names every flag: the error line itself must name this one (its typed parser).
+    error = result.stderr.strip().splitlines()[-1]
+    assert error.startswith("browserbase-local: error: argument "), error
+    assert flag in error
+    assert rule in error
     assert "Traceback" not in result.stderr
     assert result.stdout == ""
 
@@ -150,3 +151,15 @@ def test_limits_check_their_values(options: dict, field: str) -> None:
 
 def test_a_config_with_its_own_key_may_bind_everywhere() -> None:
     assert not LocalConfig(host="0.0.0.0", api_key="own-key").uses_default_key  # noqa: S104
+
+
+def test_every_flag_is_on_the_local_server_page() -> None:
+    page = (Path(__file__).resolve().parents[2] / "docs" / "local-server.md").read_text()
+    flags = [
+        option
+        for action in build_parser()._actions
+        for option in action.option_strings
+        if option.startswith("--") and option != "--help"
+    ]
+    assert "--max-cdp-backlog" in flags
+    assert [flag for flag in flags if flag not in page] == []

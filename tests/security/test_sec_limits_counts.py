@@ -11,12 +11,14 @@ from typing import TYPE_CHECKING
 import websockets.sync.client
 from net_helpers import SMALL_LIMITS, client, create_session, extension_zip
 
+from airflow_provider_browserbase.local import state
 from airflow_provider_browserbase.local.config import ServerLimits
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     import httpx
+    import pytest
 
     from airflow_provider_browserbase.local.server import LocalServer
 
@@ -144,3 +146,23 @@ def test_a_session_end_does_not_walk_every_session(api: httpx.Client, small: Loc
         release(api, session["id"])
         wait_until(lambda s=session: api.get(f"/v1/sessions/{s['id']}").json()["status"] == "COMPLETED")
     assert CountingDict.walks == 0
+
+
+def test_only_the_last_ended_sessions_keep_their_logs(
+    api: httpx.Client, small: LocalServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A session's log holds up to 1000 CDP calls (up to 16 MB): within the retention only the last
+    # ENDED_WITH_LOGS ended sessions keep theirs (100; 2 here).
+    monkeypatch.setattr(state, "ENDED_WITH_LOGS", 2)
+    ids = []
+    for _ in range(3):
+        session = create_session(api)
+        with websockets.sync.client.connect(session["connectUrl"]) as cdp:
+            cdp.send('{"id": 1, "method": "Browser.getVersion"}')
+            cdp.recv(timeout=10)
+        wait_until(lambda s=session: api.get(f"/v1/sessions/{s['id']}").json()["status"] == "COMPLETED")
+        ids.append(session["id"])
+    logs = [api.get(f"/v1/sessions/{session_id}/logs").json() for session_id in ids]
+    assert logs[0] == []
+    assert logs[1] != []
+    assert logs[2] != []

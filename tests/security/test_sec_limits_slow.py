@@ -1,6 +1,7 @@
 """
 Slow clients (slowloris): connections that send nothing, half a request, headers a byte at a time, or a
-body that stalls are closed; the number of connections is bounded; the server keeps answering.
+body that stalls are closed; the number of connections, WebSockets included, is bounded; the server keeps
+answering.
 
 Everything is on loopback, against a server with 2 s timeouts, and every socket is closed at the end.
 """
@@ -8,11 +9,16 @@ Everything is on loopback, against a server with 2 s timeouts, and every socket 
 from __future__ import annotations
 
 import contextlib
+import json
+import logging
 import socket
 import time
 from typing import TYPE_CHECKING
 
-from net_helpers import SMALL_LIMITS, raw_request, status_of
+import pytest
+import websockets.sync.client
+from net_helpers import SMALL_LIMITS, client, create_session, raw_request, status_of
+from websockets.exceptions import InvalidStatus
 
 from airflow_provider_browserbase.local.config import ServerLimits
 
@@ -115,3 +121,41 @@ def test_connections_past_the_limit_answer_503_until_they_go(small: LocalServer,
     while api.get("/health").status_code != 200:  # the server notices the closed sockets
         assert time.monotonic() < deadline
         time.sleep(0.1)
+
+
+def test_websockets_count_against_the_connection_limit(
+    make_server: Callable[..., LocalServer], caplog: pytest.LogCaptureFixture
+) -> None:
+    # Four connections: the API client's keep-alive one and three CDP sockets (--no-browser sockets
+    # stay open and answer "no browser").
+    server = make_server(limits=ServerLimits(max_connections=4))
+    with client(server) as api, contextlib.ExitStack() as stack:
+        session = create_session(api, keepAlive=True)
+        url = session["connectUrl"]
+        sockets = [
+            stack.enter_context(websockets.sync.client.connect(url, open_timeout=10)) for _ in range(3)
+        ]
+        with (
+            caplog.at_level(logging.WARNING, logger="airflow_provider_browserbase"),
+            pytest.raises(InvalidStatus) as caught,
+        ):
+            websockets.sync.client.connect(url, open_timeout=10)
+        response = caught.value.response
+        assert response.status_code == 503
+        assert "--max-connections" in json.loads(response.body or b"{}")["message"]
+        assert status_of(raw_request(server, b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")) == 503
+        assert api.get("/health").status_code == 200  # a connection already open goes on
+        refusals = [r.getMessage() for r in caplog.records if "Refused a WebSocket" in r.getMessage()]
+        assert len(refusals) == 1
+        assert "503 too many connections" in refusals[0]
+        assert session["signingKey"] not in caplog.text
+
+        sockets.pop().close()
+        deadline = time.monotonic() + GRACE
+        while True:  # the server notices the closed socket
+            try:
+                stack.enter_context(websockets.sync.client.connect(url, open_timeout=10))
+                break
+            except InvalidStatus:
+                assert time.monotonic() < deadline
+                time.sleep(0.1)

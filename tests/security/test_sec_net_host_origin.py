@@ -1,10 +1,12 @@
 """
 DNS rebinding and cross-origin sockets: the ``Host`` of every request must be a name of the server, and
-a browser page of another origin may not open a WebSocket (the CDP proxy, ``/debug``, any path).
+a browser page of another origin may not open a WebSocket (the CDP proxy, ``/debug``, any path). A refused
+handshake is one WARNING line of ours, without secrets, and no error of uvicorn's.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING
 
 import pytest
@@ -13,9 +15,10 @@ from net_helpers import client, create_session
 from websockets.exceptions import InvalidStatus
 
 from airflow_provider_browserbase.local.config import LocalConfig, ServerLimits
+from airflow_provider_browserbase.local.network import UvicornWebSocketLogFilter
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
 
     import httpx
 
@@ -165,3 +168,83 @@ def test_a_non_loopback_host_needs_its_own_api_key(host: str) -> None:
 @pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "::1", "127.0.0.2"])
 def test_loopback_hosts_may_use_the_default_key(host: str) -> None:
     assert LocalConfig(host=host, api_key="bb_local_dev_key").uses_default_key
+
+
+@pytest.fixture
+def uvicorn_records() -> Iterator[list[logging.LogRecord]]:
+    """What uvicorn's own logger lets through (it does not propagate to the root logger)."""
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler(logging.DEBUG)
+    handler.emit = records.append  # type: ignore[method-assign]
+    uvicorn_log = logging.getLogger("uvicorn.error")
+    uvicorn_log.addHandler(handler)
+    try:
+        yield records
+    finally:
+        uvicorn_log.removeHandler(handler)
+
+
+@pytest.mark.parametrize(
+    ("case", "status", "reason"),
+    [
+        ("wrong-key", 401, "invalid session or signingKey"),
+        ("foreign-origin", 403, "WebSocket from origin 'http://evil.example' refused"),
+        ("foreign-host", 400, "unknown host 'evil.example'"),
+    ],
+)
+def test_a_refused_handshake_is_one_warning_of_ours_without_secrets(
+    api: httpx.Client,
+    caplog: pytest.LogCaptureFixture,
+    uvicorn_records: list[logging.LogRecord],
+    case: str,
+    status: int,
+    reason: str,
+) -> None:
+    session = create_session(api, keepAlive=True)
+    try:
+        url = session["connectUrl"]
+        options: dict[str, object] = {
+            "wrong-key": {},
+            "foreign-origin": {"origin": "http://evil.example"},
+            "foreign-host": {"additional_headers": {"Host": "evil.example"}},
+        }[case]
+        if case == "wrong-key":
+            url = url.replace(session["signingKey"], "not-" + session["signingKey"])
+        caplog.clear()
+        with caplog.at_level(logging.INFO):
+            assert refused(url, **options)[0] == status
+        ours = [r for r in caplog.records if r.name.startswith("airflow_provider_browserbase")]
+        assert [r.levelno for r in ours] == [logging.WARNING]
+        assert "Refused a WebSocket to / from 127.0.0.1:" in ours[0].getMessage()
+        assert f": {status} " in ours[0].getMessage()
+        assert reason in ours[0].getMessage()
+        assert session["signingKey"] not in caplog.text
+        assert [r.getMessage() for r in uvicorn_records if r.levelno >= logging.ERROR] == []
+    finally:
+        api.post(f"/v1/sessions/{session['id']}", json={"status": "REQUEST_RELEASE"})
+
+
+def test_uvicorns_handshake_lines_lose_their_query_string() -> None:
+    # uvicorn's INFO line for each handshake (shown with --log-level info) would print the signingKey.
+    record = logging.LogRecord(
+        "uvicorn.error",
+        logging.INFO,
+        __file__,
+        1,
+        '%s - "WebSocket %s" [accepted]',
+        ("127.0.0.1:5000", "/?signingKey=s3cret"),
+        None,
+    )
+    assert UvicornWebSocketLogFilter().filter(record)
+    assert record.getMessage() == '127.0.0.1:5000 - "WebSocket /" [accepted]'
+    # Not refused on purpose: uvicorn's error about an app that never answered a handshake stays.
+    unanswered = logging.LogRecord(
+        "uvicorn.error",
+        logging.ERROR,
+        __file__,
+        1,
+        "ASGI callable returned without completing handshake.",
+        None,
+        None,
+    )
+    assert UvicornWebSocketLogFilter().filter(unanswered)
