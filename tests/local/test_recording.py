@@ -1,0 +1,114 @@
+"""
+``browserbase-local``'s recordings: each page's screencast frames become an H.264 MP4 on request, served
+at an expiring signed URL, and listed as replays with an HLS playlist.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from typing import TYPE_CHECKING, Any
+
+import httpx
+import pytest
+from local_helpers import wait_for_status
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Playwright
+
+    from airflow_provider_browserbase.local.server import LocalServer
+
+pytestmark = pytest.mark.browser
+
+
+def _downloads_when_done(api: httpx.Client, session_id: str, timeout: float = 60) -> list[dict[str, Any]]:
+    deadline = time.monotonic() + timeout
+    while True:
+        downloads = api.get(f"/v1/sessions/{session_id}/recording/downloads").json()["downloads"]
+        if all(d["status"] == "COMPLETED" for d in downloads) or time.monotonic() > deadline:
+            return downloads
+        time.sleep(0.2)
+
+
+def probe_mp4(data: bytes) -> tuple[str, str, int, float]:
+    """(container, codec, decoded frames, duration in s) of an MP4, read by PyAV (FFmpeg)."""
+    import av
+
+    with av.open(io.BytesIO(data)) as container:
+        stream = container.streams.video[0]
+        frames = sum(1 for _ in container.decode(video=0))
+        duration = container.duration / 1_000_000 if container.duration else 0.0
+        return container.format.name, stream.codec_context.name, frames, duration
+
+
+def _record(pw: Playwright, api: httpx.Client, server: LocalServer, body: dict[str, Any]) -> str:
+    created = api.post("/v1/sessions", json=body).json()
+    browser = pw.chromium.connect_over_cdp(created["connectUrl"])
+    try:
+        page = browser.contexts[0].pages[0]
+        page.goto(f"{server.base_url}/site/")
+        page.evaluate("document.body.style.background = 'rgb(200, 30, 30)'")
+        second = browser.contexts[0].new_page()
+        second.goto(f"{server.base_url}/site/?two")
+        second.close()
+    finally:
+        browser.close()
+    wait_for_status(api, created["id"], "COMPLETED")
+    return str(created["id"])
+
+
+def test_each_page_is_an_h264_mp4_at_an_expiring_signed_url(
+    pw: Playwright, api: httpx.Client, server: LocalServer
+) -> None:
+    session_id = _record(pw, api, server, {})
+    assert api.get(f"/v1/sessions/{session_id}/recording/downloads").json() == {
+        "downloads": [{"pageId": "0", "status": "NOT_REQUESTED"}, {"pageId": "1", "status": "NOT_REQUESTED"}]
+    }
+    requested = api.post(f"/v1/sessions/{session_id}/recording/downloads").json()
+    assert requested == {
+        "downloads": [{"pageId": "0", "status": "PENDING"}, {"pageId": "1", "status": "PENDING"}]
+    }
+    downloads = _downloads_when_done(api, session_id)
+    assert [d["status"] for d in downloads] == ["COMPLETED", "COMPLETED"], downloads
+    url = downloads[0]["downloadUrl"]
+    assert url.startswith(f"{server.base_url}/recordings/{session_id}/0.mp4?")
+    video = httpx.get(url, timeout=30)  # no API key: the signature is the credential
+    assert video.status_code == 200
+    assert video.headers["content-type"] == "video/mp4"
+    container, codec, frames, duration = probe_mp4(video.content)
+    assert "mp4" in container
+    assert codec == "h264"
+    assert frames >= 2
+    assert 0.1 < duration < 60
+    # The URL opens nothing once its signature is altered, or for another page.
+    assert httpx.get(url.replace("signature=", "signature=0"), timeout=30).status_code == 403
+    assert httpx.get(url.replace("/0.mp4", "/1.mp4"), timeout=30).status_code == 403
+
+
+def test_replays_list_the_pages_with_times_and_an_hls_playlist_of_the_same_video(
+    pw: Playwright, api: httpx.Client, server: LocalServer
+) -> None:
+    session_id = _record(pw, api, server, {})
+    replays = api.get(f"/v1/sessions/{session_id}/replays").json()
+    assert replays["pageCount"] == 2
+    first = replays["pages"][0]
+    assert first["pageId"] == "0"
+    assert 0 < first["startTimeMs"] <= first["endTimeMs"] <= time.time() * 1000
+    assert first["url"] == f"{server.base_url}/v1/sessions/{session_id}/replays/0"
+    playlist = api.get(first["url"], headers={"Accept": "application/vnd.apple.mpegurl"})
+    assert playlist.headers["content-type"].startswith("application/vnd.apple.mpegurl")
+    lines = playlist.text.splitlines()
+    assert lines[0] == "#EXTM3U"
+    assert lines[-1] == "#EXT-X-ENDLIST"
+    segment = next(line for line in lines if line.startswith("http"))
+    assert probe_mp4(httpx.get(segment, timeout=30).content)[1] == "h264"
+    assert api.get(f"/v1/sessions/{session_id}/replays/7").status_code == 404
+
+
+def test_record_session_false_records_nothing(pw: Playwright, api: httpx.Client, server: LocalServer) -> None:
+    session_id = _record(pw, api, server, {"browserSettings": {"recordSession": False}})
+    assert api.get(f"/v1/sessions/{session_id}/replays").json() == {"pageCount": 0, "pages": []}
+    assert api.post(f"/v1/sessions/{session_id}/recording/downloads").json() == {"downloads": []}
+    assert server.app is not None
+    settings = server.app.state.registry.sessions[session_id].settings
+    assert settings.recorder is None
