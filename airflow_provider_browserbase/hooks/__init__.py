@@ -4,7 +4,8 @@ The Browserbase hook, laid out by API resource.
 - ``browserbase``: :class:`~airflow_provider_browserbase.hooks.browserbase.BrowserbaseHook`, the public
   face: the connection, the pooled clients, and one line per API call and its ``a``-prefixed async twin.
 - One module per resource, each a set of plain functions: ``sessions`` (create, retrieve, list, release,
-  live view), ``session_downloads``, ``session_uploads``, ``session_logs`` (logs and recording),
+  live view), ``session_downloads``, ``session_uploads``, ``session_logs`` (logs and rrweb recording),
+  ``recordings`` (the video: MP4 per page, replays),
   ``contexts``, ``extensions``, ``projects``. A function checks its arguments at once (a bad id or setting
   fails before any request) and returns an *operation*: a function of the call context giving the steps.
 - ``_context``: the :class:`~airflow_provider_browserbase.hooks._context.CallContext` (connection settings,

@@ -67,11 +67,7 @@ def recorder_of(session: Session) -> SessionRecorder | None:
 
 
 def _videos(recorder: SessionRecorder) -> dict[str, PageVideo]:
-    videos: dict[str, PageVideo] | None = getattr(recorder, "videos", None)
-    if videos is None:
-        videos = {}
-        recorder.videos = videos  # type: ignore[attr-defined]
-    return videos
+    return recorder.videos
 
 
 def video_path(recorder: SessionRecorder, page_id: str) -> Path:

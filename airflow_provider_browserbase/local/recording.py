@@ -90,6 +90,8 @@ class SessionRecorder:
         # CDP session id of the attached page -> its recording.
         self.pages: dict[str, RecordedPage] = {}
         self.stopped = False
+        # pageId -> its MP4's assembly (``api_recordings.PageVideo``), once a client asked for it.
+        self.videos: dict[str, Any] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._remove_listener = conn.add_listener(self._on_event)
 
