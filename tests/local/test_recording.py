@@ -5,13 +5,13 @@ at an expiring signed URL, and listed as replays with an HLS playlist.
 
 from __future__ import annotations
 
-import io
 import time
 from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
 from local_helpers import wait_for_status
+from support import probe_mp4
 
 if TYPE_CHECKING:
     from playwright.sync_api import Playwright
@@ -28,17 +28,6 @@ def _downloads_when_done(api: httpx.Client, session_id: str, timeout: float = 60
         if all(d["status"] == "COMPLETED" for d in downloads) or time.monotonic() > deadline:
             return downloads
         time.sleep(0.2)
-
-
-def probe_mp4(data: bytes) -> tuple[str, str, int, float]:
-    """(container, codec, decoded frames, duration in s) of an MP4, read by PyAV (FFmpeg)."""
-    import av
-
-    with av.open(io.BytesIO(data)) as container:
-        stream = container.streams.video[0]
-        frames = sum(1 for _ in container.decode(video=0))
-        duration = container.duration / 1_000_000 if container.duration else 0.0
-        return container.format.name, stream.codec_context.name, frames, duration
 
 
 def _record(pw: Playwright, api: httpx.Client, server: LocalServer, body: dict[str, Any]) -> str:
