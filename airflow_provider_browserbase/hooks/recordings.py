@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from airflow_provider_browserbase.hooks._context import CallContext, Operation
 
 DEFAULT_RECORDING_TIMEOUT = 300.0
+FIRST_POLL = 0.5
 _CHUNK = 1 << 20
 # A CDN answer can be slow to start for a large file; the read timeout is per chunk, not for the whole file.
 _DOWNLOAD_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
@@ -139,6 +140,8 @@ def _wait_completed(
     ctx: CallContext, get: ApiCall, session_id: str, timeout: float, poll_interval: float
 ) -> Generator[Step, Any, list[RecordingDownload]]:
     deadline = ctx.clock() + timeout
+    # Short first pauses (a page's MP4 is often ready within a second), growing to ``poll_interval``.
+    pause = min(FIRST_POLL, poll_interval)
     while True:
         pages = yield from _downloads(ctx, get)
         failed = [page.page_id for page in pages if page.is_failed]
@@ -160,9 +163,10 @@ def _wait_completed(
             "Browserbase session %s: recording of %d page(s) not ready yet; checking again in %.1f s",
             session_id,
             len(waiting),
-            min(poll_interval, remaining),
+            min(pause, remaining),
         )
-        yield Sleep(min(poll_interval, remaining))
+        yield Sleep(min(pause, remaining))
+        pause = min(pause * 2, poll_interval)
 
 
 def _save_page(

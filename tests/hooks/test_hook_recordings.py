@@ -72,7 +72,7 @@ def test_requests_waits_then_streams_one_file_per_page(
         ("GET", PATH),
         ("GET", PATH),
     ]
-    assert clock.sleeps == [3]
+    assert clock.sleeps == [0.5]  # short first pauses, doubling up to poll_interval
     # The CDN gets no API key: the URL's signature is the credential.
     assert all("x-bb-api-key" not in call.request.headers for call in cdn.calls)
 
@@ -113,7 +113,7 @@ def test_gives_up_after_the_timeout_naming_the_pages_still_pending(
     api.on("POST", PATH, PENDING)
     with pytest.raises(BrowserbaseError, match=r"page\(s\) 0, 1 was not ready after 10 s"):
         hook.download_recording("s-1", tmp_path, timeout=10, poll_interval=4)
-    assert clock.sleeps == [4, 4, 2]
+    assert clock.sleeps == [0.5, 1, 2, 4, 2.5]
 
 
 def test_a_failed_transfer_is_retried_with_a_fresh_url_which_never_shows(
