@@ -101,3 +101,57 @@ def test_record_session_false_records_nothing(pw: Playwright, api: httpx.Client,
     assert server.app is not None
     settings = server.app.state.registry.sessions[session_id].settings
     assert settings.recorder is None
+
+
+class FakeConn:
+    """A CDP connection that records what is sent and lets the test deliver events."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str | None]] = []
+        self.listeners: list[Any] = []
+
+    async def send(
+        self, method: str, params: Any = None, *, session_id: str | None = None, timeout: float = 30
+    ) -> Any:
+        self.sent.append((method, session_id))
+        return {}
+
+    def add_listener(self, callback: Any) -> Any:
+        self.listeners.append(callback)
+        return lambda: self.listeners.remove(callback)
+
+    def emit(self, message: dict[str, Any]) -> None:
+        for listener in list(self.listeners):
+            listener(message)
+
+
+def test_frames_are_capped_per_second_and_the_last_of_a_burst_is_kept(tmp_path: Any) -> None:
+    import asyncio
+    import base64
+
+    from airflow_provider_browserbase.local.recording import MAX_FPS, SessionRecorder, frame_files
+
+    async def scenario() -> tuple[list[Any], list[tuple[str, str | None]]]:
+        conn = FakeConn()
+        recorder = SessionRecorder(conn, tmp_path, "test")  # type: ignore[arg-type]
+        await recorder.record_attached(["page-session"])
+        for n in range(30):  # a burst of paints, far faster than MAX_FPS
+            data = base64.b64encode(f"frame {n}".encode()).decode()
+            conn.emit(
+                {
+                    "method": "Page.screencastFrame",
+                    "sessionId": "page-session",
+                    "params": {"data": data, "sessionId": n, "metadata": {"timestamp": 1000 + n / 1000}},
+                }
+            )
+        await asyncio.sleep(2 / MAX_FPS)
+        await recorder.stop()
+        return frame_files(tmp_path / "0"), conn.sent
+
+    frames, sent = asyncio.run(scenario())
+    assert ("Page.startScreencast", "page-session") in sent
+    assert sent.count(("Page.screencastFrameAck", "page-session")) == 30  # every frame acknowledged at once
+    assert 2 <= len(frames) <= 3
+    assert frames[0][1].read_bytes() == b"frame 0"
+    assert frames[-1][1].read_bytes() == b"frame 29"  # the newest of the burst, written when its slot came
+    assert [at for at, _ in frames] == sorted(at for at, _ in frames)
