@@ -13,7 +13,8 @@ Choices where Browserbase does not say: a POST while the session runs assembles 
 (each page's video ends at the POST); a page of a session without a recording (``recordSession: false``,
 or ``--no-browser``) is simply not listed; ``replays`` pages' ``url`` is the page's HLS playlist (the SDK
 documents "the URL of each page's HLS playlist"), and ``replays/{pageId}`` assembles the MP4 first if no
-POST did.
+POST did; its segment is the same H.264 stream remuxed into MPEG-TS (HLS players read TS segments; a plain
+MP4 is no valid HLS segment), signed like the MP4.
 """
 
 from __future__ import annotations
@@ -70,19 +71,25 @@ def _videos(recorder: SessionRecorder) -> dict[str, PageVideo]:
     return recorder.videos
 
 
-def video_path(recorder: SessionRecorder, page_id: str) -> Path:
-    return recorder.folder / f"{page_id}.mp4"
+# The files a page's video is served as: the MP4 (downloads) and the same stream in MPEG-TS (HLS).
+MEDIA_TYPES = {"mp4": "video/mp4", "ts": "video/mp2t"}
 
 
-def sign(session: Session, page_id: str, expires: int) -> str:
-    message = f"recording:{session.id}:{page_id}:{expires}".encode()
+def video_path(recorder: SessionRecorder, page_id: str, kind: str = "mp4") -> Path:
+    return recorder.folder / f"{page_id}.{kind}"
+
+
+def sign(session: Session, name: str, expires: int) -> str:
+    """The signature of ``/recordings/<session>/<name>`` until ``expires`` (``name``: ``0.mp4``...)."""
+    message = f"recording:{session.id}:{name}:{expires}".encode()
     return hmac.new(session.live_secret, message, hashlib.sha256).hexdigest()
 
 
-def download_url(config: LocalConfig, session: Session, page_id: str) -> str:
+def download_url(config: LocalConfig, session: Session, page_id: str, kind: str = "mp4") -> str:
     expires = int(time.time()) + DOWNLOAD_URL_TTL
-    query = urlencode({"expires": expires, "signature": sign(session, page_id, expires)})
-    return f"{config.base_url}/recordings/{session.id}/{page_id}.mp4?{query}"
+    name = f"{page_id}.{kind}"
+    query = urlencode({"expires": expires, "signature": sign(session, name, expires)})
+    return f"{config.base_url}/recordings/{session.id}/{name}?{query}"
 
 
 def _assemble(session: Session, recorder: SessionRecorder, page: RecordedPage) -> asyncio.Task[None]:
@@ -97,15 +104,15 @@ def _assemble(session: Session, recorder: SessionRecorder, page: RecordedPage) -
     slots = _ASSEMBLY_SLOTS.setdefault(id(loop), asyncio.Semaphore(1))
 
     async def run() -> None:
-        from airflow_provider_browserbase.local.recording_video import encode_mp4
+        from airflow_provider_browserbase.local.recording_video import encode_mp4, remux_ts
 
         async with slots:
             ended_ms = page.end_ms()
+            mp4 = video_path(recorder, page.page_id)
             try:
                 frames = await asyncio.to_thread(frame_files, page.folder)
-                await asyncio.to_thread(
-                    encode_mp4, frames, page.started_ms, ended_ms, video_path(recorder, page.page_id)
-                )
+                await asyncio.to_thread(encode_mp4, frames, page.started_ms, ended_ms, mp4)
+                await asyncio.to_thread(remux_ts, mp4, video_path(recorder, page.page_id, "ts"))
             except Exception:
                 log.warning(
                     "Session %s: assembling page %s's video failed", session.id, page.page_id, exc_info=True
@@ -194,29 +201,32 @@ def recording_router() -> APIRouter:
             video = _videos(recorder)[page_id]
         if video.status != "COMPLETED":
             raise ApiError(500, f"Session {session_id}: the video of page {page_id} could not be assembled")
-        url = download_url(config_of(request), session, page_id)
+        url = download_url(config_of(request), session, page_id, "ts")
         return Response(hls_playlist(url, video.duration_s), media_type=HLS_TYPE)
 
     return router
 
 
 async def recording_file(request: Request) -> Response:
-    """Serve ``/recordings/<session>/<page>.mp4?expires=...&signature=...``: no API key, a signed URL."""
+    """Serve ``/recordings/<session>/<page>.<mp4|ts>?expires=...&signature=...``: no API key, a signed URL."""
     session_id = request.path_params["session_id"]
-    page_id = request.path_params["page_id"]
+    name = request.path_params["name"]
+    page_id, _, kind = name.partition(".")
     expires_text = request.query_params.get("expires", "")
     signature = request.query_params.get("signature", "")
     session = registry_of(request).sessions.get(session_id)
     recorder = recorder_of(session) if session is not None else None
     if session is None or recorder is None or not expires_text.isdigit():
         return error_response(404, "No such recording")
-    if not hmac.compare_digest(sign(session, page_id, int(expires_text)).encode(), signature.encode()):
+    if not hmac.compare_digest(sign(session, name, int(expires_text)).encode(), signature.encode()):
         return error_response(403, "The recording URL's signature does not match")
     if int(expires_text) < time.time():
         return error_response(
             403, "The recording URL has expired; list the session's downloads for a new one"
         )
-    path = video_path(recorder, page_id)
-    if not page_id.isdigit() or not path.is_file():
+    if not page_id.isdigit() or kind not in MEDIA_TYPES:
         return error_response(404, "No such recording")
-    return FileResponse(path, media_type="video/mp4", headers={"Cache-Control": "private, no-store"})
+    path = video_path(recorder, page_id, kind)
+    if not path.is_file():
+        return error_response(404, "No such recording")
+    return FileResponse(path, media_type=MEDIA_TYPES[kind], headers={"Cache-Control": "private, no-store"})

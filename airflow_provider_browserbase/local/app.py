@@ -139,7 +139,7 @@ def create_app(config: LocalConfig, extra_routes: Sequence[BaseRoute] = ()) -> F
     app.router.routes.append(WebSocketRoute("/sessions/{session_id}/live/ws", devtools.live_socket))
     app.router.routes.append(Route("/live-assets/{name}", live_assets.live_asset))
     # A recording's downloadUrl: no API key, a short-lived signature (api_recordings.py).
-    app.router.routes.append(Route("/recordings/{session_id}/{page_id}.mp4", recording_file))
+    app.router.routes.append(Route("/recordings/{session_id}/{name}", recording_file))
     for retired in ("/devtools/{path:path}", "/devtools-fullscreen/{path:path}", "/debug/{path:path}"):
         app.router.routes.append(Route(retired, devtools.retired_route))
     app.router.routes.append(WebSocketRoute("/", cdp_proxy))

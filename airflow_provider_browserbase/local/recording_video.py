@@ -88,18 +88,36 @@ def _decode_jpeg(path: Path) -> av.VideoFrame | None:
     return None
 
 
+def remux_ts(mp4: Path, out: Path) -> None:
+    """
+    Copy the MP4's H.264 stream into MPEG-TS, the segment format every HLS player reads (no re-encoding:
+    the same video; the muxer adds the Annex B start codes itself).
+    """
+    import av
+
+    tmp = out.with_name(out.name + ".part")
+    with av.open(str(mp4)) as source, av.open(str(tmp), mode="w", format="mpegts") as target:
+        video = source.streams.video[0]
+        stream = target.add_stream_from_template(video)
+        for packet in source.demux(video):
+            if packet.dts is None:  # the demuxer's end-of-stream marker
+                continue
+            packet.stream = stream
+            target.mux(packet)
+    tmp.replace(out)
+
+
 def hls_playlist(video_url: str, duration_s: float) -> str:
     """
-    An HLS VOD media playlist whose one segment is the MP4 at ``video_url``.
+    An HLS VOD media playlist whose one segment is the page's video at ``video_url`` (MPEG-TS).
 
-    HLS accepts fragmented MP4 segments only; a player that needs that plays the ``downloadUrl`` MP4
-    directly instead (see docs/local-server.md). The playlist is what Browserbase's shape promises: a VOD
-    playlist per page, its segment a short-lived signed URL.
+    The playlist is what Browserbase's shape promises: a VOD playlist per page, its segment a short-lived
+    signed URL.
     """
     target = max(1, int(duration_s + 0.999))
     return (
         "#EXTM3U\n"
-        "#EXT-X-VERSION:7\n"
+        "#EXT-X-VERSION:3\n"
         f"#EXT-X-TARGETDURATION:{target}\n"
         "#EXT-X-PLAYLIST-TYPE:VOD\n"
         "#EXT-X-MEDIA-SEQUENCE:0\n"

@@ -72,6 +72,7 @@ def test_each_page_is_an_h264_mp4_at_an_expiring_signed_url(
     # The URL opens nothing once its signature is altered, or for another page.
     assert httpx.get(url.replace("signature=", "signature=0"), timeout=30).status_code == 403
     assert httpx.get(url.replace("/0.mp4", "/1.mp4"), timeout=30).status_code == 403
+    assert httpx.get(url.replace("/0.mp4", "/0.ts"), timeout=30).status_code == 403
 
 
 def test_replays_list_the_pages_with_times_and_an_hls_playlist_of_the_same_video(
@@ -90,7 +91,10 @@ def test_replays_list_the_pages_with_times_and_an_hls_playlist_of_the_same_video
     assert lines[0] == "#EXTM3U"
     assert lines[-1] == "#EXT-X-ENDLIST"
     segment = next(line for line in lines if line.startswith("http"))
-    assert probe_mp4(httpx.get(segment, timeout=30).content)[1] == "h264"
+    assert segment.startswith(f"{server.base_url}/recordings/{session_id}/0.ts?")
+    container, codec, frames, _ = probe_mp4(httpx.get(segment, timeout=30).content)
+    assert (container, codec) == ("mpegts", "h264")
+    assert frames >= 2
     assert api.get(f"/v1/sessions/{session_id}/replays/7").status_code == 404
 
 
@@ -128,6 +132,7 @@ class FakeConn:
 def test_frames_are_capped_per_second_and_the_last_of_a_burst_is_kept(tmp_path: Any) -> None:
     import asyncio
     import base64
+    from concurrent.futures import ThreadPoolExecutor
 
     from airflow_provider_browserbase.local.recording import MAX_FPS, SessionRecorder, frame_files
 
@@ -148,7 +153,9 @@ def test_frames_are_capped_per_second_and_the_last_of_a_burst_is_kept(tmp_path: 
         await recorder.stop()
         return frame_files(tmp_path / "0"), conn.sent
 
-    frames, sent = asyncio.run(scenario())
+    # In a thread of its own: the module's Playwright driver runs an event loop in this one.
+    with ThreadPoolExecutor(1) as pool:
+        frames, sent = pool.submit(asyncio.run, scenario()).result()
     assert ("Page.startScreencast", "page-session") in sent
     assert sent.count(("Page.screencastFrameAck", "page-session")) == 30  # every frame acknowledged at once
     assert 2 <= len(frames) <= 3
