@@ -73,6 +73,9 @@ def test_each_page_is_an_h264_mp4_at_an_expiring_signed_url(
     assert httpx.get(url.replace("signature=", "signature=0"), timeout=30).status_code == 403
     assert httpx.get(url.replace("/0.mp4", "/1.mp4"), timeout=30).status_code == 403
     assert httpx.get(url.replace("/0.mp4", "/0.ts"), timeout=30).status_code == 403
+    for name in ("..%2F..%2Fapp.py", "0.mp4%00.txt", "0.py"):
+        forged = f"{server.base_url}/recordings/{session_id}/{name}?expires=99999999999&signature=0"
+        assert httpx.get(forged, timeout=30).status_code in (403, 404)
 
 
 def test_replays_list_the_pages_with_times_and_an_hls_playlist_of_the_same_video(
