@@ -39,6 +39,10 @@ log = logging.getLogger(__name__)
 # Browserbase records up to 10 tabs; pages opened after that are not recorded (as there).
 MAX_PAGES = 10
 MAX_FPS = 10
+# Past this many bytes of frames in a session, a page keeps one frame a second: a long, busy session still
+# records to its end (where failures are) while its folder grows ten times slower.
+FRAME_BUDGET = 200 * 2**20
+SLOW_FPS = 1
 MAX_SIZE = (1280, 800)
 JPEG_QUALITY = 60
 FRAME_SUFFIX = ".jpg"
@@ -59,6 +63,7 @@ class RecordedPage:
     started_ms: int
     ended_ms: int | None = None
     frames: int = 0
+    size: int = 0
     last_written: float = 0.0
     pending: tuple[bytes, int] | None = None
     flush: asyncio.TimerHandle | None = field(default=None, repr=False)
@@ -71,6 +76,7 @@ class RecordedPage:
         # One small JPEG (tens of kB), written on the loop: cheaper than a thread hop per frame.
         (self.folder / f"{self.frames:06d}_{at_ms}{FRAME_SUFFIX}").write_bytes(data)
         self.frames += 1
+        self.size += len(data)
         self.last_written = time.monotonic()
 
 
@@ -174,7 +180,8 @@ class SessionRecorder:
             return
         timestamp = (params.get("metadata") or {}).get("timestamp")
         at_ms = int(timestamp * 1000) if isinstance(timestamp, (int, float)) else int(time.time() * 1000)
-        wait = page.last_written + 1 / MAX_FPS - time.monotonic()
+        fps = MAX_FPS if sum(p.size for p in self.pages.values()) < FRAME_BUDGET else SLOW_FPS
+        wait = page.last_written + 1 / fps - time.monotonic()
         if wait <= 0 and page.pending is None:
             page.write(data, at_ms)
             return
