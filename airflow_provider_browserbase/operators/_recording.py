@@ -67,6 +67,7 @@ def saving_recording(
     destination: str | ObjectStoragePath | None,
     save: SaveRecording,
     session_ended: Callable[[], bool],
+    task_killed: Callable[[], bool] = lambda: False,
 ) -> Iterator[None]:
     """
     Save the session's recording after the wrapped block, as ``save`` says; re-raise the block's error.
@@ -74,6 +75,8 @@ def saving_recording(
     :param session_id: gives the session's id once the block created or attached to one (else ``None``).
     :param session_ended: whether the block ended the session (an attached session it leaves running is
         not recorded: its video is not finished, and the task must not end a session it does not own).
+    :param task_killed: whether the task is being killed (``on_kill``): then nothing is saved, since
+        Airflow gives a killed task a short grace period only.
     """
     if save == "never" or destination is None:
         yield
@@ -81,7 +84,9 @@ def saving_recording(
     try:
         yield
     except (Exception, AirflowTaskTimeout):
-        if save in ("on_failure", "always"):
+        if task_killed():
+            log.info("Not saving the recording: the task was killed")
+        elif save in ("on_failure", "always"):
             _save(context, hook, session_id(), destination, session_ended(), "the task failed")
         raise
     if save == "always":

@@ -223,6 +223,7 @@ class BrowserbasePlaywrightOperator(BaseOperator):
                 destination=self.recording_destination,
                 save=self.save_recording,
                 session_ended=lambda: session.end_on_exit,
+                task_killed=lambda: session.killed,
             ),
             session_guard(self.hook, enabled=guarded) as guard,
             self._session.open(

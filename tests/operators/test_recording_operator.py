@@ -98,7 +98,12 @@ class Calls:
         self.hook.download_recording.side_effect = download
 
     def wrap(
-        self, context: dict[str, Any], save: Any, session_id: str | None = "s-1", ended: bool = True
+        self,
+        context: dict[str, Any],
+        save: Any,
+        session_id: str | None = "s-1",
+        ended: bool = True,
+        killed: bool = False,
     ) -> Any:
         return saving_recording(
             context,
@@ -107,6 +112,7 @@ class Calls:
             destination="/videos",
             save=save,
             session_ended=lambda: ended,
+            task_killed=lambda: killed,
         )
 
 
@@ -175,7 +181,7 @@ def test_when_a_recording_is_saved(
     assert ("download" in calls.order) is saved
 
 
-def test_nothing_is_saved_without_a_session_or_of_an_attached_session_left_running(
+def test_nothing_is_saved_without_a_session_of_an_attached_session_or_for_a_killed_task(
     make_context: Callable[..., dict[str, Any]], caplog: pytest.LogCaptureFixture
 ) -> None:
     calls = Calls()
@@ -183,6 +189,8 @@ def test_nothing_is_saved_without_a_session_or_of_an_attached_session_left_runni
         raise OwnError
     with pytest.raises(OwnError), calls.wrap(make_context(), "on_failure", ended=False):
         raise OwnError
+    with pytest.raises(OwnError), calls.wrap(make_context(), "always", killed=True):
+        raise OwnError  # on_kill: Airflow's grace period is too short to wait for a video
     assert calls.order == []
     assert "this task attached to it and leaves it running" in caplog.text
 
