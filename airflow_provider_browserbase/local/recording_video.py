@@ -64,6 +64,8 @@ def encode_mp4(frames: list[tuple[int, Path]], started_ms: int, ended_ms: int, o
         if last_image is None:
             stream.width, stream.height = BLANK_SIZE
             last_image = av.VideoFrame(*BLANK_SIZE, "yuv420p")
+            for plane, value in zip(last_image.planes, (16, 128, 128), strict=True):  # black
+                plane.update(bytes([value]) * plane.buffer_size)
             last_image.pts, last_image.time_base, last_pts = 0, MS, 0
             container.mux(stream.encode(last_image))
             count = 1

@@ -165,3 +165,39 @@ def test_frames_are_capped_per_second_and_the_last_of_a_burst_is_kept(tmp_path: 
     assert frames[0][1].read_bytes() == b"frame 0"
     assert frames[-1][1].read_bytes() == b"frame 29"  # the newest of the burst, written when its slot came
     assert [at for at, _ in frames] == sorted(at for at, _ in frames)
+
+
+def _jpeg(width: int, height: int, shade: int) -> bytes:
+    import fractions
+
+    import av
+
+    frame = av.VideoFrame(width, height, "yuvj420p")
+    for plane in frame.planes:
+        plane.update(bytes([shade]) * plane.buffer_size)
+    codec = av.CodecContext.create("mjpeg", "w")
+    codec.width, codec.height, codec.pix_fmt = width, height, "yuvj420p"
+    codec.time_base = fractions.Fraction(1, 25)
+    return b"".join(bytes(packet) for packet in [*codec.encode(frame), *codec.encode(None)])
+
+
+def test_the_video_lasts_as_long_as_the_page_whatever_its_frames(tmp_path: Any) -> None:
+    from airflow_provider_browserbase.local.recording_video import encode_mp4
+
+    frames = []
+    # Odd sides, a resized viewport, two frames in the same millisecond, and a truncated file.
+    for n, (size, at) in enumerate([((801, 601), 1000), ((801, 601), 1000), ((640, 480), 1500)]):
+        path = tmp_path / f"{n:06d}_{at}.jpg"
+        path.write_bytes(_jpeg(*size, shade=40 * n))
+        frames.append((at, path))
+    broken = tmp_path / "000003_1700.jpg"
+    broken.write_bytes(b"\xff\xd8 cut short")
+    frames.append((1700, broken))
+    assert encode_mp4(frames, 1000, 4000, tmp_path / "page.mp4") == 3
+    container, codec, decoded, duration = probe_mp4((tmp_path / "page.mp4").read_bytes())
+    assert "mp4" in container
+    assert (codec, decoded) == ("h264", 4)  # three frames and the last one held to the page's end
+    assert 2.9 < duration < 3.1
+    # A page closed before its first paint: still a playable (black) video of its length.
+    assert encode_mp4([], 1000, 3000, tmp_path / "empty.mp4") == 1
+    assert 1.9 < probe_mp4((tmp_path / "empty.mp4").read_bytes())[3] < 2.1
