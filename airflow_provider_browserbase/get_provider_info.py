@@ -42,6 +42,7 @@ def get_provider_info() -> dict[str, Any]:
                     f"{_PKG}.operators.janitor",
                     f"{_PKG}.operators.fetch",
                     f"{_PKG}.operators.search",
+                    f"{_PKG}.operators.recording",
                 ],
             }
         ],

@@ -23,7 +23,7 @@ import re
 import threading
 from collections.abc import Iterable, Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -649,6 +649,52 @@ class SearchResults(_ResponseModel):
     query: str
     request_id: str
     results: list[SearchResult]
+
+
+class RecordingDownload(_ResponseModel):
+    """
+    One recorded page's MP4 (``recording/downloads``). ``status`` is read as any string: known values are
+    ``NOT_REQUESTED``, ``PENDING``, ``COMPLETED`` and ``FAILED`` (POST again to retry). ``download_url`` is
+    a short-lived signed URL, present once ``COMPLETED`` (not on BYOS projects): it is a credential.
+    """
+
+    page_id: str
+    status: str
+    completed_at: LenientDatetime = None
+    download_url: str | None = Field(default=None, repr=False)
+
+    COMPLETED: ClassVar[str] = "COMPLETED"
+    FAILED: ClassVar[str] = "FAILED"
+
+    @property
+    def is_completed(self) -> bool:
+        return self.status == self.COMPLETED
+
+    @property
+    def is_failed(self) -> bool:
+        return self.status == self.FAILED
+
+
+class RecordingDownloads(_ResponseModel):
+    """``POST`` and ``GET /v1/sessions/{id}/recording/downloads``: one entry per recorded page."""
+
+    downloads: list[RecordingDownload]
+
+
+class ReplayPage(_ResponseModel):
+    """A recorded page: ``url`` is its HLS playlist; times are epoch milliseconds."""
+
+    page_id: str
+    start_time_ms: int
+    end_time_ms: int
+    url: str
+
+
+class SessionReplays(_ResponseModel):
+    """``GET /v1/sessions/{id}/replays``: the recorded pages (tabs) of a session."""
+
+    page_count: int
+    pages: list[ReplayPage]
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -15,7 +15,14 @@ import time
 import traceback
 from pathlib import Path
 
-from benchmarks import bench_api, bench_import, bench_session, bench_throughput, bench_trigger
+from benchmarks import (
+    bench_api,
+    bench_import,
+    bench_recording,
+    bench_session,
+    bench_throughput,
+    bench_trigger,
+)
 from benchmarks._common import REPO, Result, Row, machine, table
 
 BENCHMARKS = {
@@ -24,6 +31,7 @@ BENCHMARKS = {
     "trigger": bench_trigger,
     "session": bench_session,
     "throughput": bench_throughput,
+    "recording": bench_recording,
 }
 DEFAULT_OUTPUT = REPO / "benchmarks" / "results" / "latest.md"
 

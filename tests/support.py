@@ -78,3 +78,16 @@ def chromium_pids(user_data_dir_prefix: str | Path | None = None) -> set[int]:
         if any(arg.startswith(marker) for arg in cmdline):
             pids.add(int(entry.name))
     return pids
+
+
+def probe_mp4(data: bytes) -> tuple[str, str, int, float]:
+    """(container format, video codec, decoded frames, duration in s) of a video, read with PyAV (FFmpeg)."""
+    import io
+
+    import av
+
+    with av.open(io.BytesIO(data)) as container:
+        stream = container.streams.video[0]
+        frames = sum(1 for _ in container.decode(video=0))
+        duration = container.duration / 1_000_000 if container.duration else 0.0
+        return container.format.name, stream.codec_context.name, frames, duration

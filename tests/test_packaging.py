@@ -234,13 +234,14 @@ def _closure(
     return {dist for dist, _ in seen}
 
 
-def test_airflow_already_brings_every_dependency_but_playwright_and_markdownify():
+def test_airflow_already_brings_every_dependency_but_playwright_markdownify_and_av():
     """Adding the provider to an Airflow image installs Playwright, markdownify (browserbase-local's
-    /v1/fetch) and markdownify's Beautiful Soup, nothing else (docs/deployment.md)."""
+    /v1/fetch) and markdownify's Beautiful Soup, PyAV (browserbase-local's recordings), nothing else
+    (docs/deployment.md)."""
     brought = _closure("apache-airflow")
-    assert set(DEPENDENCIES) - brought == {"playwright", "markdownify"}
+    assert set(DEPENDENCIES) - brought == {"playwright", "markdownify", "av"}
     added = set().union(*(_closure(name) for name in DEPENDENCIES)) - brought
-    assert added == {"playwright", "markdownify", "beautifulsoup4", "soupsieve"}
+    assert added == {"playwright", "markdownify", "beautifulsoup4", "soupsieve", "av"}
 
 
 def test_dev_tools_are_dependency_groups_and_not_published_extras():

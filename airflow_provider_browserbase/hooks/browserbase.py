@@ -26,6 +26,7 @@ from airflow_provider_browserbase.hooks import (
     contexts,
     extensions,
     projects,
+    recordings,
     session_downloads,
     session_logs,
     session_uploads,
@@ -66,12 +67,14 @@ if TYPE_CHECKING:
         FetchResult,
         Project,
         ProjectUsage,
+        RecordingDownload,
         SearchResults,
         Session,
         SessionDetails,
         SessionLiveURLs,
         SessionLog,
         SessionRecordingEvent,
+        SessionReplays,
         UploadResult,
     )
 
@@ -94,7 +97,8 @@ async def _amask(secret: str) -> None:
 
 class BrowserbaseHook(BaseHook):
     """
-    Talk to the Browserbase API: sessions, contexts, extensions, projects, downloads, uploads, fetch, search.
+    Talk to the Browserbase API: sessions, recordings, contexts, extensions, projects, downloads, uploads,
+    fetch, search.
 
     Reads and session releases are retried on transport errors, 408, 409, 429 and 5xx, honouring the
     server's ``Retry-After``; a session create is never blindly repeated (see :meth:`create_session`).
@@ -518,6 +522,70 @@ class BrowserbaseHook(BaseHook):
         self, session_id: str, file: str | Path | bytes, filename: str | None = None
     ) -> UploadResult:
         return await self._arun(session_uploads.upload_file(session_id, file, filename))
+
+    # -----------------------------------------------------------------------------------------------------
+    # Recordings (video, one MP4 per page) and replays
+    # -----------------------------------------------------------------------------------------------------
+
+    def request_recording(self, session_id: str) -> list[RecordingDownload]:
+        """Ask Browserbase to assemble one MP4 per recorded page; every page answers ``PENDING``."""
+        return self._run(recordings.request_recording(session_id))
+
+    async def arequest_recording(self, session_id: str) -> list[RecordingDownload]:
+        return await self._arun(recordings.request_recording(session_id))
+
+    def list_recording_downloads(self, session_id: str) -> list[RecordingDownload]:
+        """Each recorded page's MP4 status; a ``COMPLETED`` one carries a short-lived ``download_url``."""
+        return self._run(recordings.list_recording_downloads(session_id))
+
+    async def alist_recording_downloads(self, session_id: str) -> list[RecordingDownload]:
+        return await self._arun(recordings.list_recording_downloads(session_id))
+
+    def download_recording(
+        self,
+        session_id: str,
+        destination: str | Path | ObjectStoragePath,
+        *,
+        timeout: float = recordings.DEFAULT_RECORDING_TIMEOUT,
+        poll_interval: float = 2.0,
+    ) -> list[Any]:
+        """
+        Save the session's video: request the MP4s, wait until each page's is ready, stream them to files.
+
+        :param destination: a local folder (``str`` or ``Path``) or any ``ObjectStoragePath``, created if
+            missing; each page is written as ``<session id>-page-<page id>.mp4``.
+        :param timeout: seconds to wait for Browserbase to assemble the videos.
+        :param poll_interval: seconds between two status checks.
+        :return: the written paths (``Path`` for a local folder, else ``ObjectStoragePath``), in page order;
+            empty for a session recorded with ``recordSession: false``.
+        """
+        return self._run(recordings.download_recording(session_id, destination, timeout, poll_interval))
+
+    async def adownload_recording(
+        self,
+        session_id: str,
+        destination: str | Path | ObjectStoragePath,
+        *,
+        timeout: float = recordings.DEFAULT_RECORDING_TIMEOUT,
+        poll_interval: float = 2.0,
+    ) -> list[Any]:
+        return await self._arun(
+            recordings.download_recording(session_id, destination, timeout, poll_interval)
+        )
+
+    def get_replays(self, session_id: str) -> SessionReplays:
+        """The session's recorded pages (tabs): start and end times, and each page's HLS playlist URL."""
+        return self._run(recordings.get_replays(session_id))
+
+    async def aget_replays(self, session_id: str) -> SessionReplays:
+        return await self._arun(recordings.get_replays(session_id))
+
+    def get_replay_playlist(self, session_id: str, page_id: str) -> str:
+        """A recorded page's HLS playlist (``.m3u8`` text); its segment URLs are short-lived and signed."""
+        return self._run(recordings.get_replay_playlist(session_id, page_id))
+
+    async def aget_replay_playlist(self, session_id: str, page_id: str) -> str:
+        return await self._arun(recordings.get_replay_playlist(session_id, page_id))
 
     # -----------------------------------------------------------------------------------------------------
     # Fetch and Search

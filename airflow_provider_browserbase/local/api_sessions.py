@@ -123,23 +123,6 @@ def session_router() -> APIRouter:
         registry_of(request).get_session(session_id)
         return JSONResponse([])  # rrweb recording is deprecated by Browserbase and not recorded here
 
-    @router.get("/{session_id}/replays")
-    async def session_replays(request: Request, session_id: str) -> JSONResponse:
-        registry_of(request).get_session(session_id)
-        return JSONResponse({"pageCount": 0, "pages": []})
-
-    async def recording_downloads(request: Request, session_id: str) -> JSONResponse:
-        registry_of(request).get_session(session_id)
-        return JSONResponse({"downloads": []})  # no video is recorded locally
-
-    for method in ("GET", "POST"):
-        router.add_api_route(
-            "/{session_id}/recording/downloads",
-            recording_downloads,
-            methods=[method],
-            operation_id=f"recording_downloads_{method.lower()}",
-        )
-
     @router.post("/{session_id}/uploads", openapi_extra=file_body())
     async def session_upload(request: Request, session_id: str) -> JSONResponse:
         session = registry_of(request).get_session(session_id)

@@ -14,6 +14,7 @@ from starlette.routing import Route, WebSocketRoute
 
 from airflow_provider_browserbase.local import devtools, live_assets, live_page
 from airflow_provider_browserbase.local.api_fetch import fetch_router
+from airflow_provider_browserbase.local.api_recordings import recording_file, recording_router
 from airflow_provider_browserbase.local.api_resources import resource_routers
 from airflow_provider_browserbase.local.api_search import search_router
 from airflow_provider_browserbase.local.api_sessions import session_router
@@ -108,7 +109,13 @@ def create_app(config: LocalConfig, extra_routes: Sequence[BaseRoute] = ()) -> F
     app.state.config = config
     install_error_handlers(app)
     auth = [Depends(require_api_key)]
-    for router in (session_router(), *resource_routers(), fetch_router(), search_router()):
+    for router in (
+        session_router(),
+        recording_router(),
+        *resource_routers(),
+        fetch_router(),
+        search_router(),
+    ):
         app.include_router(router, dependencies=auth)
     if config.enable_admin:
         injector = FaultInjector()
@@ -138,6 +145,8 @@ def create_app(config: LocalConfig, extra_routes: Sequence[BaseRoute] = ()) -> F
     app.router.routes.append(Route("/sessions/{session_id}/live", live_page.session_live_page))
     app.router.routes.append(WebSocketRoute("/sessions/{session_id}/live/ws", devtools.live_socket))
     app.router.routes.append(Route("/live-assets/{name}", live_assets.live_asset))
+    # A recording's downloadUrl: no API key, a short-lived signature (api_recordings.py).
+    app.router.routes.append(Route("/recordings/{session_id}/{name}", recording_file))
     for retired in ("/devtools/{path:path}", "/devtools-fullscreen/{path:path}", "/debug/{path:path}"):
         app.router.routes.append(Route(retired, devtools.retired_route))
     app.router.routes.append(WebSocketRoute("/", cdp_proxy))

@@ -40,6 +40,8 @@ class SettingsPlan:
     :param ignore_certificate_errors: ``browserSettings.ignoreCertificateErrors``.
     :param proxy_routes: The routes for the session's forwarding proxy; empty = no proxy, all direct.
     :param log_session: ``browserSettings.logSession`` (default true).
+    :param record_session: ``browserSettings.recordSession`` (default true): screencast every page
+        (``local/recording.py``).
     :param not_applied: (setting, why) for each setting accepted but not reproducible locally.
     """
 
@@ -50,6 +52,7 @@ class SettingsPlan:
     ignore_certificate_errors: bool = False
     proxy_routes: tuple[ProxyRoute, ...] = ()
     log_session: bool = True
+    record_session: bool = True
     not_applied: tuple[tuple[str, str], ...] = field(default=())
 
     @property
@@ -138,8 +141,6 @@ def plan_settings(params: SessionCreateParams) -> SettingsPlan:
             skipped.append(("advancedStealth", "Browserbase's stealth browser is not available locally"))
         if settings.verified:
             skipped.append(("verified", "Browserbase's verified browser identity is not available locally"))
-        if settings.record_session:
-            skipped.append(("recordSession", "browserbase-local does not record sessions yet"))
         if settings.fingerprint:
             skipped.append(
                 ("fingerprint", "fingerprint options are not applied locally (os and viewport are)")
@@ -160,6 +161,7 @@ def plan_settings(params: SessionCreateParams) -> SettingsPlan:
         ignore_certificate_errors=bool(settings and settings.ignore_certificate_errors),
         proxy_routes=routes,
         log_session=not (settings is not None and settings.log_session is False),
+        record_session=not (settings is not None and settings.record_session is False),
         not_applied=tuple(skipped),
     )
 

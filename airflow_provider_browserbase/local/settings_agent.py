@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_browserbase.local.cdp import CdpError
 from airflow_provider_browserbase.local.emulation import apply_profile, chrome_version, device_profile
+from airflow_provider_browserbase.local.recording import SessionRecorder
 from airflow_provider_browserbase.local.upstream_proxy import SessionProxy
 
 if TYPE_CHECKING:
@@ -223,6 +224,7 @@ class AppliedSettings:
         self.label = label
         self.proxy: SessionProxy | None = None
         self.agent: SettingsAgent | None = None
+        self.recorder: SessionRecorder | None = None
 
     @property
     def proxy_bytes(self) -> int:
@@ -243,10 +245,16 @@ class AppliedSettings:
         if prepared is not None:
             self.agent = prepared
             await prepared.reconfigure(self.plan, self.policy, self.label)
-            return
-        self.agent = await SettingsAgent.start(browser, self.plan, self.policy, self.label)
+        else:
+            self.agent = await SettingsAgent.start(browser, self.plan, self.policy, self.label)
+        if self.plan.record_session:
+            # On the agent's connection: it is attached to every page already (see local/recording.py).
+            self.recorder = SessionRecorder(self.agent.conn, browser.directory / "recording", self.label)
+            await asyncio.wait_for(self.recorder.record_attached(list(self.agent.pages)), SETUP_TIMEOUT)
 
     async def close(self) -> None:
+        if self.recorder is not None:
+            await self.recorder.stop()
         if self.agent is not None:
             with contextlib.suppress(Exception):
                 await self.agent.close()

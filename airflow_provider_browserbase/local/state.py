@@ -43,14 +43,15 @@ log = logging.getLogger(__name__)
 ENDED_WITH_LOGS = 100
 # A slot of a count limit frees only when something is deleted: an immediate retry cannot succeed.
 _NO_RETRY = {"x-should-retry": "false"}
-# Kept after a session ends, until the server stops: Browserbase serves downloads after the end.
-KEPT_AFTER_END = ("downloads",)
+# Kept after a session ends, until its retention passes: Browserbase serves downloads and recordings
+# (the frames, and the MP4s assembled from them) after the end.
+KEPT_AFTER_END = ("downloads", "recording")
 
 
 def _prune_ended_dir(directory: Path) -> None:
-    """Keep only an ended session's downloads (if any); a long run then leaves no empty folders."""
-    downloads = directory / "downloads"
-    if not (downloads.is_dir() and any(downloads.iterdir())):
+    """Keep only an ended session's downloads and recording (if any); no empty folders are left."""
+    kept = [directory / name for name in KEPT_AFTER_END]
+    if not any(folder.is_dir() and any(folder.iterdir()) for folder in kept):
         shutil.rmtree(directory, ignore_errors=True)
         return
     for child in directory.iterdir():

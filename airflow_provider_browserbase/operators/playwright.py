@@ -15,6 +15,7 @@ from airflow_provider_browserbase.callbacks import attach_session_cleanup, end_e
 from airflow_provider_browserbase.hooks.browserbase import BrowserbaseHook
 from airflow_provider_browserbase.links.session import BrowserbaseSessionLink
 from airflow_provider_browserbase.operators._playwright_session import BrowserbasePage, PlaywrightSession
+from airflow_provider_browserbase.operators._recording import check_recording_arguments, saving_recording
 from airflow_provider_browserbase.operators._session_guard import SessionGuard, session_guard
 from airflow_provider_browserbase.operators._session_settings import (
     SESSION_SETTING_ARGS,
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 
     from airflow.providers.openlineage.extractors import OperatorLineage
-    from airflow.sdk import Context, XComArg
+    from airflow.sdk import Context, ObjectStoragePath, XComArg
 
 #: Arguments the user's function receives when its signature names them (or takes ``**kwargs``), on top of
 #: the Airflow context keys that ``PythonOperator`` passes.
@@ -105,6 +106,12 @@ class BrowserbasePlaywrightOperator(PythonOperator):
         to its failure and retry callbacks (after the user's own), let a later try end what earlier
         tries left running, and watch a ``keep_alive`` session from a small guard process that ends it if
         the task process is killed, so a killed try's session does not run on.
+    :param recording_destination: a folder or an ``ObjectStoragePath`` / URL (templated) where the
+        session's video is saved, one ``<session id>-page-<page id>.mp4`` per page, as ``save_recording``
+        says. The paths are logged and pushed to the XCom ``browserbase_recording``.
+    :param save_recording: ``on_failure`` (the default with a destination): after the function failed and
+        the session ended; ``always``; or ``never``. The task's own error is what it fails with: a
+        recording that cannot be saved is logged, never raised.
     """
 
     template_fields: Sequence[str] = (
@@ -112,6 +119,7 @@ class BrowserbasePlaywrightOperator(PythonOperator):
         "session_id",
         *SESSION_SETTING_ARGS,
         "browserbase_conn_id",
+        "recording_destination",
     )
     template_fields_renderers = {**PythonOperator.template_fields_renderers, **SESSION_SETTING_RENDERERS}
     operator_extra_links = (BrowserbaseSessionLink(),)
@@ -142,6 +150,8 @@ class BrowserbasePlaywrightOperator(PythonOperator):
         api_timeout: float = 60.0,
         show_return_value_in_logs: bool = True,
         end_sessions_on_failure: bool = True,
+        recording_destination: str | ObjectStoragePath | None = None,
+        save_recording: str | None = None,
         **kwargs: Any,
     ) -> None:
         if inspect.iscoroutinefunction(inspect.unwrap(python_callable)):
@@ -159,6 +169,8 @@ class BrowserbasePlaywrightOperator(PythonOperator):
             show_return_value_in_logs=show_return_value_in_logs,
             **kwargs,
         )
+        self.save_recording = check_recording_arguments(recording_destination, save_recording)
+        self.recording_destination = recording_destination
         # An attached session (session_id) belongs to the task that created it: nothing to clean up here.
         self.end_sessions_on_failure = end_sessions_on_failure and session_id is None
         if self.end_sessions_on_failure:
@@ -244,7 +256,17 @@ class BrowserbasePlaywrightOperator(PythonOperator):
         # process ends it then. Other sessions end when the dead process's browser connection drops.
         guarded = self.end_sessions_on_failure and bool(settings and settings.get("keep_alive"))
         self._session = PlaywrightSession(self.hook)
+        session = self._session
         with (
+            saving_recording(
+                context,
+                self.hook,
+                lambda: session.session_id,
+                destination=self.recording_destination,
+                save=self.save_recording,
+                session_ended=lambda: session.end_on_exit,
+                task_killed=lambda: session.killed,
+            ),
             session_guard(self.hook, enabled=guarded) as guard,
             self._session.open(
                 settings=settings,

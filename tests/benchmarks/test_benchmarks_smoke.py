@@ -43,6 +43,8 @@ EXPECTED_ROWS = [
     ("throughput", "same, against the CPU floor"),
     ("throughput", "machine CPU busy while the"),
     ("throughput", "creates refused (HTTP 429)"),
+    ("recording cost", "CPU of a 3 s browsing session"),
+    ("recording cost", "CPU to assemble that session's MP4"),
 ]
 
 

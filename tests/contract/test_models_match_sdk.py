@@ -16,6 +16,8 @@ from browserbase.types import search_web_response as sdk_search
 from browserbase.types import session_create_params as sdk_create
 from browserbase.types import session_live_urls as sdk_live
 from browserbase.types import sessions as sdk_sessions
+from browserbase.types.sessions import recording as sdk_recording
+from browserbase.types.sessions import replay_retrieve_response as sdk_replays
 from browserbase.types.sessions import session_log as sdk_log
 
 from airflow_provider_browserbase import models
@@ -42,6 +44,11 @@ RESPONSES: list[tuple[type[BaseModel], type[BaseModel]]] = [
     (models.FetchResult, sdk.FetchAPICreateResponse),
     (models.SearchResults, sdk.SearchWebResponse),
     (models.SearchResult, sdk_search.Result),
+    (models.RecordingDownloads, sdk_recording.DownloadListResponse),
+    (models.RecordingDownloads, sdk_recording.DownloadCreateResponse),
+    (models.RecordingDownload, sdk_recording.RecordingDownload),
+    (models.SessionReplays, sdk_replays.ReplayRetrieveResponse),
+    (models.ReplayPage, sdk_replays.Page),
 ]
 
 
@@ -49,7 +56,9 @@ def wire_name(name: str, info: Any) -> str:
     return info.alias or name
 
 
-@pytest.mark.parametrize(("ours", "theirs"), RESPONSES, ids=[o.__name__ for o, _ in RESPONSES])
+@pytest.mark.parametrize(
+    ("ours", "theirs"), RESPONSES, ids=[f"{o.__name__}-{t.__name__}" for o, t in RESPONSES]
+)
 def test_response_models_read_every_sdk_field_without_inventing_values(
     ours: type[BaseModel], theirs: type[BaseModel]
 ) -> None:

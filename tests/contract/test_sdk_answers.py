@@ -15,6 +15,7 @@ from airflow_provider_browserbase.hooks.browserbase import BrowserbaseHook
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+    from pathlib import Path
 
     from browserbase import Browserbase
     from pydantic import BaseModel
@@ -166,6 +167,49 @@ def test_live_urls_and_logs_of_a_real_browser(browser_sdk: Browserbase, local_se
         ours = hook.get_session_logs(created.id)
         for theirs, mine in zip(logs, ours, strict=True):
             assert_agrees(mine, theirs)
+    finally:
+        hook.end_session(created.id)
+        hook.close()
+
+
+@pytest.mark.browser
+def test_recording_downloads_and_replays_of_a_real_browser(
+    browser_sdk: Browserbase, local_server: LocalServer, tmp_path: Path
+) -> None:
+    import time
+
+    from playwright.sync_api import sync_playwright
+
+    created = browser_sdk.sessions.create()
+    hook = BrowserbaseHook(max_retries=0)  # browserbase_default points at local_server
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.connect_over_cdp(created.connect_url)
+            browser.contexts[0].pages[0].goto(f"{local_server.base_url}/demo/")
+            browser.close()
+        assert hook.end_session(created.id, wait=True, wait_timeout=30) is not None
+
+        assert_agrees(hook.get_replays(created.id), browser_sdk.sessions.replays.retrieve(created.id))
+        not_requested = browser_sdk.sessions.recording.downloads.list(created.id)
+        assert [d.status for d in not_requested.downloads] == ["NOT_REQUESTED"]
+        requested = browser_sdk.sessions.recording.downloads.create(created.id)
+        assert [d.status for d in requested.downloads] == ["PENDING"]
+        deadline = time.monotonic() + 60
+        while (listed := browser_sdk.sessions.recording.downloads.list(created.id)).downloads[0].status != (
+            "COMPLETED"
+        ) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        (theirs,) = listed.downloads
+        assert theirs.completed_at is not None
+        assert theirs.download_url
+        (ours,) = hook.list_recording_downloads(created.id)
+        ours.download_url = theirs.download_url  # re-minted on every answer
+        assert_agrees(ours, theirs)
+        playlist = browser_sdk.sessions.replays.retrieve_page("0", id=created.id).text()
+        assert playlist.startswith("#EXTM3U")
+        assert hook.get_replay_playlist(created.id, "0").splitlines()[:5] == playlist.splitlines()[:5]
+        (written,) = hook.download_recording(created.id, tmp_path)
+        assert written.read_bytes()[4:8] == b"ftyp"  # an MP4
     finally:
         hook.end_session(created.id)
         hook.close()

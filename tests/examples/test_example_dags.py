@@ -22,6 +22,7 @@ from example_helpers import (
     xcom_value,
     xcom_values,
 )
+from support import probe_mp4
 
 from airflow_provider_browserbase.local.demo_site import (
     DEMO_PASSWORD,
@@ -236,6 +237,41 @@ def test_archive_writes_screenshot_pdf_and_the_downloaded_file(
         },
         "browserbase_archive_downloads": {},
     }
+    assert_no_running_session(local_server.base_url)
+
+
+@pytest.mark.usefixtures("airflow_db")
+def test_recording_keeps_the_video_of_a_failed_scrape_which_fails_with_its_own_error(
+    example_dagbag: Any,
+    local_server: LocalServer,
+    demo_url: str,
+    tmp_path: Path,
+    capfd: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    dag_run = run_example(
+        example_dagbag,
+        "example_browserbase_recording",
+        url=f"{demo_url}/products",
+        selector="tr.product .no-such-class",
+        recordings=str(tmp_path),
+        wait_ms=1000,
+    )
+
+    assert task_states(dag_run) == {"read_names": "failed"}
+    sys.stdout.flush()
+    output = capfd.readouterr().out + caplog.text
+    # The task's own error, not one about the recording.
+    assert "Timeout 1000ms exceeded" in output
+    assert 'locator("tr.product .no-such-class")' in output
+    assert "Saved the recording of Browserbase session" in output
+    (saved,) = xcom_value(dag_run, "read_names", "browserbase_recording")
+    assert Path(saved).parent.parent == tmp_path
+    container, codec, frames, duration = probe_mp4(Path(saved).read_bytes())
+    assert "mp4" in container
+    assert codec == "h264"
+    assert frames >= 2
+    assert 0.5 < duration < 120
     assert_no_running_session(local_server.base_url)
 
 

@@ -119,6 +119,7 @@ def test_no_secret_in_logs_xcom_rendered_fields_or_errors(
         "example_browserbase_login_context": {"base_url": demo},
         "example_browserbase_archive": {"page_url": f"{demo}/download", "destination": f"file://{tmp_path}"},
         "example_browserbase_page_title": {"url": f"{demo}/"},
+        "example_browserbase_recording": {"url": f"{demo}/products", "recordings": str(tmp_path / "rec")},
         # Reads every Airflow-tagged session with the API key; a dry run, so the other runs are untouched.
         "example_browserbase_janitor": {"report_only": True},
     }
