@@ -65,14 +65,20 @@ agents()
 """
 
 
+def policy_manager() -> Any:
+    """Airflow's pluggy manager of policies (a function on 3.3, a module global before)."""
+    from airflow import settings
+
+    getter = getattr(settings, "get_policy_plugin_manager", None)
+    return getter() if getter is not None else settings.POLICY_PLUGIN_MANAGER
+
+
 @pytest.fixture
 def provider_policy() -> Iterator[None]:
     """The provider's policy, registered as Airflow registers the ``airflow.policy`` entry point."""
-    from airflow import settings
-
     from airflow_provider_browserbase import policies
 
-    manager = settings.get_policy_plugin_manager()
+    manager = policy_manager()
     registered = manager.is_registered(policies)
     if not registered:
         manager.register(policies, name="airflow_provider_browserbase-test")
@@ -132,11 +138,9 @@ def test_the_policy_adds_the_link_once(tmp_path: Path) -> None:
 
 def test_without_the_policy_an_agent_task_has_only_common_ais_links(tmp_path: Path) -> None:
     """What the policy is for: @task.agent declares only its own links."""
-    from airflow import settings
-
     from airflow_provider_browserbase import policies
 
-    if settings.get_policy_plugin_manager().is_registered(policies):
+    if policy_manager().is_registered(policies):
         pytest.skip("the installed entry point registers the policy in this process")
     assert LINK not in links_after_serialization(parsed(tmp_path))["browses"]
 
