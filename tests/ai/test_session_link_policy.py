@@ -117,8 +117,9 @@ def test_agent_tasks_with_the_toolset_get_the_session_link_and_others_do_not(tmp
     links = links_after_serialization(dag)
     browsing = {"browses", "browses_wrapped", "browses_mapped", "classic"}
     for task_id in browsing:
-        # Stored in the serialized DAG with the XCom key the worker fills at the end of the task.
-        assert links["_encoded"][task_id].get(LINK) == "_link_BrowserbaseSessionLink", task_id
+        # Stored in the serialized DAG with the XCom key the toolset fills when it opens the session (not
+        # the _link_ key the worker writes at the task's end): the button works while the agent browses.
+        assert links["_encoded"][task_id].get(LINK) == "browserbase_session_url", task_id
         assert LINK in links[task_id], task_id
     for task_id in ("thinks", "plain"):
         assert LINK not in links[task_id], task_id

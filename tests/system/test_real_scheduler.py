@@ -226,7 +226,8 @@ def test_agent_example_browses_and_links_its_session(
     lamp = next(p for p in PRODUCTS if "lamp" in p.name.lower())
     demo_url = f"{local_server.base_url}/demo"
     before = set(_session_statuses(local_server))
-    with ScriptedOpenAI() as llm:
+    # The model holds its third answer (after goto and read_text): the agent is mid-run, in its session.
+    with ScriptedOpenAI(pause_at=3) as llm:
         # The model's connection, as a user adds it in the UI: a pydanticai connection to an
         # OpenAI-compatible endpoint (the scripted server), model "lamp" picking the script.
         cluster.client.post(
@@ -244,6 +245,9 @@ def test_agent_example_browses_and_links_its_session(
         cluster.unpause(AGENT_DAG)
         with cluster.timed(f"{AGENT_DAG}: trigger until the run ended"):
             run_id = cluster.trigger(AGENT_DAG, conf={"shop_url": demo_url})
+            cluster.wait_for("the agent to be mid-run", llm.paused.is_set, 240, 0.5)
+            live = _live_link_while_browsing(cluster, local_server, run_id)
+            llm.resume.set()
             run = cluster.run_to_end(AGENT_DAG, run_id, timeout=300)
         prompts = llm.prompts()
     if run["state"] != "success":
@@ -272,6 +276,7 @@ def test_agent_example_browses_and_links_its_session(
     # session, which opens that session on the server (its live view until the delay ends, then its
     # status page).
     stored = _xcom(cluster, AGENT_DAG, run_id, AGENT_TASK, "browserbase_session_url")
+    assert stored == live
     assert stored.startswith(f"{local_server.base_url}/sessions/{session_id}/live?token=")
     links = cluster.extra_links(AGENT_DAG, run_id, AGENT_TASK)
     assert links["Browserbase Session"] == stored, links
@@ -279,6 +284,20 @@ def test_agent_example_browses_and_links_its_session(
     assert page.status_code == 200, page.text[:300]
     title = rf"<title>Session {session_id} \((live|ended)\) · browserbase-local</title>"
     assert re.search(title, page.text), page.text[:500]
+
+
+def _live_link_while_browsing(cluster: AirflowCluster, server: LocalServer, run_id: str) -> str:
+    """While the agent runs, its task's button already opens the live view of the session it browses."""
+    states = {ti["task_id"]: ti["state"] for ti in cluster.task_instances(AGENT_DAG, run_id)}
+    assert states == {AGENT_TASK: "running"}, states
+    url = cluster.extra_links(AGENT_DAG, run_id, AGENT_TASK)["Browserbase Session"]
+    assert url, "no Browserbase Session link while the agent runs"
+    assert url.startswith(f"{server.base_url}/sessions/"), url
+    page = httpx.get(url)
+    assert page.status_code == 200, page.text[:300]
+    live_title = r"<title>Session [\w-]+ \(live\) · browserbase-local</title>"
+    assert re.search(live_title, page.text), page.text[:500]
+    return str(url)
 
 
 def _session(server: LocalServer, session_id: str) -> dict[str, Any]:
