@@ -290,7 +290,12 @@ def _live_link_while_browsing(cluster: AirflowCluster, server: LocalServer, run_
     """While the agent runs, its task's button already opens the live view of the session it browses."""
     states = {ti["task_id"]: ti["state"] for ti in cluster.task_instances(AGENT_DAG, run_id)}
     assert states == {AGENT_TASK: "running"}, states
-    url = cluster.extra_links(AGENT_DAG, run_id, AGENT_TASK)["Browserbase Session"]
+    links = cluster.extra_links(AGENT_DAG, run_id, AGENT_TASK)
+    assert "Browserbase Session" in links, (
+        f"{links}: the provider's airflow.policy entry point did not run; is the installed package older "
+        "than pyproject.toml (uv pip install -e .)?"
+    )
+    url = links["Browserbase Session"]
     assert url, "no Browserbase Session link while the agent runs"
     assert url.startswith(f"{server.base_url}/sessions/"), url
     page = httpx.get(url)
