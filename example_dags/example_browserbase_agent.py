@@ -24,7 +24,7 @@ from typing import Any
 
 from airflow.sdk import Param, dag, task
 
-from airflow_provider_browserbase.ai import BrowserbaseToolset, with_session_link
+from airflow_provider_browserbase.ai import BrowserbaseToolset
 
 
 @dag(
@@ -57,8 +57,9 @@ def example_browserbase_agent() -> None:
             "and answer with its SKU only."
         )
 
-    # The "Browserbase Session" button on the task (@task.agent declares only its own links).
-    with_session_link(cheapest_desk_lamp())
+    # The task gets the "Browserbase Session" button (the live view while the agent browses) from the
+    # provider's cluster policy: nothing to add here.
+    cheapest_desk_lamp()
 
 
 example_browserbase_agent()

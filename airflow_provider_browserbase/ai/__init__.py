@@ -29,6 +29,6 @@ except ImportError as err:  # pragma: no cover - depends on the installation
     ) from err
 
 from airflow_provider_browserbase.ai.extract import extract
-from airflow_provider_browserbase.ai.toolset import BrowserbaseToolset, with_session_link
+from airflow_provider_browserbase.ai.toolset import BrowserbaseToolset
 
-__all__ = ["BrowserbaseToolset", "extract", "with_session_link"]
+__all__ = ["BrowserbaseToolset", "extract"]

@@ -11,11 +11,12 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.ai.utils.tool_definition import build_args_validator, return_schema_kwargs
 from airflow.providers.common.ai.utils.toolset_base import AirflowToolset, validate_max_retries
+from airflow.providers.common.ai.utils.toolsets import iter_toolsets
 from airflow.providers.common.compat.sdk import get_current_context, mask_secret
 from pydantic_ai.exceptions import ModelRetry
 from pydantic_ai.messages import BinaryContent
 from pydantic_ai.tools import ToolDefinition
-from pydantic_ai.toolsets.abstract import ToolsetTool
+from pydantic_ai.toolsets.abstract import AbstractToolset, ToolsetTool
 
 from airflow_provider_browserbase.ai._page_text import (
     cap_text,
@@ -24,7 +25,7 @@ from airflow_provider_browserbase.ai._page_text import (
     validate_url_prefixes,
 )
 from airflow_provider_browserbase.hooks.browserbase import BrowserbaseHook
-from airflow_provider_browserbase.links.session import BrowserbaseSessionLink
+from airflow_provider_browserbase.links.session import SESSION_URL_XCOM_KEY, BrowserbaseSessionLink
 from airflow_provider_browserbase.operators._session_settings import (
     SESSION_SETTING_ARGS,
     airflow_tags,
@@ -34,7 +35,7 @@ from airflow_provider_browserbase.operators._session_settings import (
 from airflow_provider_browserbase.operators._session_xcom import mask_session_secrets
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Iterator, Mapping, Sequence
 
     from playwright.async_api import Browser, Page, Playwright
     from pydantic_ai._run_context import RunContext
@@ -137,7 +138,8 @@ class BrowserbaseToolset(AirflowToolset):
     the session settings given here, tagged with the task instance like the operators' sessions, and is
     ended when the run ends: on success, on failure, and when the task is killed (``@task.agent`` cancels
     the run, which unwinds through this toolset). Its id and page are logged, and the page is stored as
-    the ``browserbase_session_url`` XCom that the "Browserbase Session" link reads.
+    the ``browserbase_session_url`` XCom that the "Browserbase Session" link reads: the provider's cluster
+    policy gives every agent task with this toolset that button (:func:`add_session_link`).
 
     Safety: ``allowed_url_prefixes`` refuses navigation elsewhere (also a click or a redirect that lands
     elsewhere, which is sent back) with an error the model sees and can correct (``ModelRetry``);
@@ -502,21 +504,51 @@ class BrowserbaseToolset(AirflowToolset):
         return BinaryContent(data=await page.screenshot(type="png"), media_type="image/png")
 
 
-def with_session_link(task: Any) -> Any:
+def add_session_link(task: Any) -> bool:
     """
-    Give ``task`` the "Browserbase Session" button, and return it.
+    Give an agent task that uses a ``BrowserbaseToolset`` the "Browserbase Session" button.
 
-    ``@task.agent`` and ``AgentOperator`` declare only their own extra links, so the button that the
-    provider's operators have is added per task: ``with_session_link(my_agent_task())``. The toolset
-    stores the session's page when the run opens it; the button reads it.
+    Called for every parsed task by the provider's cluster policy (``airflow_provider_browserbase.policies``):
+    ``@task.agent`` and ``AgentOperator`` declare only their own extra links, so the button the provider's
+    operators have is added here, to the tasks that browse. The toolset stores the session's page when the
+    run opens it; the button reads it. Returns whether the task browses (and so has the button).
 
-    :param task: an operator, or what calling a TaskFlow task returned.
+    :param task: a parsed task: an operator, or a mapped operator (``.partial().expand()``).
     """
-    operator = getattr(task, "operator", task)
-    links = tuple(operator.operator_extra_links)
+    if not any(isinstance(toolset, BrowserbaseToolset) for toolset in _task_toolsets(task)):
+        return False
+    links = tuple(task.operator_extra_links)
     if not any(isinstance(link, BrowserbaseSessionLink) for link in links):
-        operator.operator_extra_links = (*links, BrowserbaseSessionLink())
-    return task
+        task.operator_extra_links = (*links, AgentSessionLink())
+    return True
+
+
+class AgentSessionLink(BrowserbaseSessionLink):
+    """
+    The "Browserbase Session" button of an agent task, there from the moment the run opens its session.
+
+    Airflow 3's UI reads a link from the XCom named by ``xcom_key``, which for other links the worker writes
+    only when the task ends (``_link_<class>``). An agent browses for minutes, and its live view matters
+    while it does, so this button reads the page the toolset stores when it opens the session.
+    """
+
+    @property
+    def xcom_key(self) -> str:
+        return SESSION_URL_XCOM_KEY
+
+
+def _task_toolsets(task: Any) -> Iterator[Any]:
+    """Every toolset an agent task was given, also inside wrappers (``.prefixed()``) and capabilities."""
+    # A mapped task keeps its arguments in partial_kwargs until it is expanded.
+    kwargs = getattr(task, "partial_kwargs", None)
+    source = kwargs if isinstance(kwargs, dict) else vars(task)
+    agent_params = source.get("agent_params") or {}
+    declared = [*(source.get("toolsets") or ()), *(agent_params.get("toolsets") or ())]
+    for capability in (*(source.get("capabilities") or ()), *(agent_params.get("capabilities") or ())):
+        declared.append(getattr(capability, "toolset", None))
+    for toolset in declared:
+        if isinstance(toolset, AbstractToolset):
+            yield from iter_toolsets(toolset)
 
 
 def _templated(value: Any) -> bool:

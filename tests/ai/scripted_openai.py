@@ -125,10 +125,19 @@ def completion(body: dict[str, Any]) -> dict[str, Any]:
 
 
 class ScriptedOpenAI:
-    """The server, started on enter (``base_url`` ends in ``/v1``), stopped on exit."""
+    """
+    The server, started on enter (``base_url`` ends in ``/v1``), stopped on exit.
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+    :param pause_at: hold the answer to this request (1 = the first) until :attr:`resume` is set, with
+        :attr:`paused` set meanwhile: the agent is then mid-run, between two tool calls, for as long as a
+        test needs to look at it.
+    """
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, pause_at: int | None = None) -> None:
         self.requests: list[dict[str, Any]] = []
+        self.pause_at = pause_at
+        self.paused = threading.Event()
+        self.resume = threading.Event()
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -138,6 +147,9 @@ class ScriptedOpenAI:
                 if not self.path.rstrip("/").endswith("/chat/completions"):
                     return self._answer(404, {"error": {"message": f"no route {self.path}"}})
                 server.requests.append(body)
+                if len(server.requests) == server.pause_at:
+                    server.paused.set()
+                    server.resume.wait(120)
                 try:
                     return self._answer(200, completion(body))
                 except Exception as err:
@@ -164,6 +176,7 @@ class ScriptedOpenAI:
 
     def __exit__(self, *args: Any) -> None:
         STALL_RELEASE.set()  # a stalled answer must not hold the server's shutdown
+        self.resume.set()
         self._httpd.shutdown()
         self._httpd.server_close()
 

@@ -13,12 +13,19 @@ Runs under Airflow's own scheduler, DAG processor, triggerer and API server (Loc
   details show our trigger, and the create-session task's "Browserbase Session" link opens the server's
   live page of that session. Screenshots go to ``test-artifacts/system/``.
 
+- The agent example (``@task.agent`` with ``BrowserbaseToolset``, Airflow's AI provider) runs to success
+  with a real ``pydanticai`` connection whose model is the scripted OpenAI-compatible server of
+  ``tests/ai/scripted_openai.py``: the answer came from the shop's pages through the browser, the session
+  ended, and the task's "Browserbase Session" link, which the provider's cluster policy gave it, opens the
+  page of that session.
+
 The system DAG (``dags/system_deferred_sensor.py``) keeps the session running until the test ends it from
 outside, so the test can look at the deferred sensor (in the API and the UI) for as long as it needs.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import datetime
 from pathlib import Path
@@ -42,6 +49,8 @@ SCRAPE_DAG = "example_browserbase_scrape"
 SENSOR = "wait_until_completed"
 SCRAPE_SENSOR = "confirm_session_completed"
 CREATE = "create_session"
+AGENT_DAG = "example_browserbase_agent"
+AGENT_TASK = "cheapest_desk_lamp"
 
 
 def _xcom(cluster: AirflowCluster, dag_id: str, run_id: str, task_id: str, key: str) -> Any:
@@ -203,6 +212,109 @@ def _record_release_margin(cluster: AirflowCluster, run_id: str) -> None:
         cluster.timings[f"{SCRAPE_DAG}: sensor started after the scrape ended (< RELEASE_DELAY)"] = round(
             gap.total_seconds(), 1
         )
+
+
+def test_agent_example_browses_and_links_its_session(
+    airflow_cluster: AirflowCluster, local_server: LocalServer
+) -> None:
+    pytest.importorskip("airflow.providers.common.ai", reason="the agent example needs the 'ai' extra")
+    from airflow_provider_browserbase.local.demo_site import PRODUCTS
+    from tests.ai.scripted_models import FOREIGN_URL
+    from tests.ai.scripted_openai import ScriptedOpenAI
+
+    cluster = airflow_cluster
+    lamp = next(p for p in PRODUCTS if "lamp" in p.name.lower())
+    demo_url = f"{local_server.base_url}/demo"
+    before = set(_session_statuses(local_server))
+    # The model holds its third answer (after goto and read_text): the agent is mid-run, in its session.
+    with ScriptedOpenAI(pause_at=3) as llm:
+        # The model's connection, as a user adds it in the UI: a pydanticai connection to an
+        # OpenAI-compatible endpoint (the scripted server), model "lamp" picking the script.
+        cluster.client.post(
+            "/api/v2/connections",
+            json={
+                "connection_id": "pydanticai_default",
+                "conn_type": "pydanticai",
+                "host": llm.base_url,
+                "password": "sk-scripted-key",
+                "extra": json.dumps({"model": "openai-chat:lamp"}),
+            },
+        ).raise_for_status()
+        with cluster.timed(f"{AGENT_DAG}: parsed"):
+            cluster.wait_for_dag(AGENT_DAG)
+        cluster.unpause(AGENT_DAG)
+        with cluster.timed(f"{AGENT_DAG}: trigger until the run ended"):
+            run_id = cluster.trigger(AGENT_DAG, conf={"shop_url": demo_url})
+            cluster.wait_for("the agent to be mid-run", llm.paused.is_set, 240, 0.5)
+            live = _live_link_while_browsing(cluster, local_server, run_id)
+            llm.resume.set()
+            run = cluster.run_to_end(AGENT_DAG, run_id, timeout=300)
+        prompts = llm.prompts()
+    if run["state"] != "success":
+        pytest.fail(f"{AGENT_DAG} ended {run['state']}\n{cluster.describe_run(AGENT_DAG, run_id)}")
+
+    assert _xcom(cluster, AGENT_DAG, run_id, AGENT_TASK, "return_value") == lamp.sku
+    # What only the shop's pages say reached the model, read by the browser; the allow-list (rendered
+    # from the run's conf) refused a foreign URL first.
+    assert any(f"{lamp.name} | {lamp.sku} | ${lamp.price:.2f}" in p for p in prompts)
+    assert any(FOREIGN_URL in p and f"only open URLs under {demo_url}" in p for p in prompts)
+
+    # One session, made for this task, and released by the toolset when the run ended. (This module's
+    # server keeps a released session RUNNING for its release delay, as Browserbase does, and then
+    # completes it: the release is what the toolset owes, so the test does not wait the delay out.)
+    created = sorted(set(_session_statuses(local_server)) - before)
+    assert len(created) == 1, created
+    session_id = created[0]
+    tags = _session(local_server, session_id)["userMetadata"]["airflow"]
+    assert (tags["dag_id"], tags["task_id"], tags["run_id"]) == (AGENT_DAG, AGENT_TASK, run_id)
+    record = local_server.app.state.registry.sessions[session_id]  # type: ignore[union-attr]
+    assert record.release_requested_at is not None or record.status == "COMPLETED"
+    log = cluster.task_log(AGENT_DAG, run_id, AGENT_TASK)
+    assert f"Ended Browserbase session {session_id}" in log, log[-3000:]
+
+    # The button the policy gave the task, as the UI reads it: the page the toolset stored for the
+    # session, which opens that session on the server (its live view until the delay ends, then its
+    # status page).
+    stored = _xcom(cluster, AGENT_DAG, run_id, AGENT_TASK, "browserbase_session_url")
+    assert stored == live
+    assert stored.startswith(f"{local_server.base_url}/sessions/{session_id}/live?token=")
+    links = cluster.extra_links(AGENT_DAG, run_id, AGENT_TASK)
+    assert links["Browserbase Session"] == stored, links
+    page = httpx.get(stored)
+    assert page.status_code == 200, page.text[:300]
+    title = rf"<title>Session {session_id} \((live|ended)\) · browserbase-local</title>"
+    assert re.search(title, page.text), page.text[:500]
+
+
+def _live_link_while_browsing(cluster: AirflowCluster, server: LocalServer, run_id: str) -> str:
+    """While the agent runs, its task's button already opens the live view of the session it browses."""
+    states = {ti["task_id"]: ti["state"] for ti in cluster.task_instances(AGENT_DAG, run_id)}
+    assert states == {AGENT_TASK: "running"}, states
+    links = cluster.extra_links(AGENT_DAG, run_id, AGENT_TASK)
+    assert "Browserbase Session" in links, (
+        f"{links}: the provider's airflow.policy entry point did not run; is the installed package older "
+        "than pyproject.toml (uv pip install -e .)?"
+    )
+    url = links["Browserbase Session"]
+    assert url, "no Browserbase Session link while the agent runs"
+    assert url.startswith(f"{server.base_url}/sessions/"), url
+    page = httpx.get(url)
+    assert page.status_code == 200, page.text[:300]
+    live_title = r"<title>Session [\w-]+ \(live\) · browserbase-local</title>"
+    assert re.search(live_title, page.text), page.text[:500]
+    return str(url)
+
+
+def _session(server: LocalServer, session_id: str) -> dict[str, Any]:
+    response = httpx.get(
+        f"{server.base_url}/v1/sessions/{session_id}", headers={"X-BB-API-Key": server.api_key}
+    )
+    return dict(response.raise_for_status().json())
+
+
+def _session_statuses(server: LocalServer) -> dict[str, str]:
+    response = httpx.get(f"{server.base_url}/v1/sessions", headers={"X-BB-API-Key": server.api_key})
+    return {s["id"]: s["status"] for s in response.raise_for_status().json()}
 
 
 def test_connection_form_shows_the_browserbase_fields(
