@@ -25,7 +25,7 @@ from airflow_provider_browserbase.ai._page_text import (
     validate_url_prefixes,
 )
 from airflow_provider_browserbase.hooks.browserbase import BrowserbaseHook
-from airflow_provider_browserbase.links.session import SESSION_URL_XCOM_KEY, BrowserbaseSessionLink
+from airflow_provider_browserbase.links.session import BrowserbaseSessionLink
 from airflow_provider_browserbase.operators._session_settings import (
     SESSION_SETTING_ARGS,
     airflow_tags,
@@ -524,17 +524,7 @@ def add_session_link(task: Any) -> bool:
 
 
 class AgentSessionLink(BrowserbaseSessionLink):
-    """
-    The "Browserbase Session" button of an agent task, there from the moment the run opens its session.
-
-    Airflow 3's UI reads a link from the XCom named by ``xcom_key``, which for other links the worker writes
-    only when the task ends (``_link_<class>``). An agent browses for minutes, and its live view matters
-    while it does, so this button reads the page the toolset stores when it opens the session.
-    """
-
-    @property
-    def xcom_key(self) -> str:
-        return SESSION_URL_XCOM_KEY
+    """The "Browserbase Session" button of an agent task: the page the toolset stores on opening a session."""
 
 
 def _task_toolsets(task: Any) -> Iterator[Any]:

@@ -20,9 +20,18 @@ class BrowserbaseSessionLink(BaseOperatorLink):
     The page is the session inspector of the Browserbase dashboard, or the live view of the server the
     connection points at (``browserbase-local``). Operators call :meth:`persist` right after creating a
     session, before any waiting or deferring, so the link works while the task is still running.
+
+    Airflow 3's UI reads a link from the XCom named by :attr:`xcom_key`, which the worker writes for
+    other links only when the task ends (``_link_<class>``). Pointing it at the URL stored on create
+    makes the button work while the task runs, waits, defers or waits for a person; at the task's end
+    the worker writes the same URL to the same key.
     """
 
     name = "Browserbase Session"
+
+    @property
+    def xcom_key(self) -> str:
+        return SESSION_URL_XCOM_KEY
 
     @staticmethod
     def persist(context: Context, session_url: str) -> None:

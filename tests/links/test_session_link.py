@@ -39,3 +39,10 @@ def test_name() -> None:
 )
 def test_declared_at_class_level_on_every_operator_creating_a_session(operator_class: type) -> None:
     assert any(isinstance(link, BrowserbaseSessionLink) for link in operator_class.operator_extra_links)
+
+
+def test_the_button_reads_the_url_stored_on_create() -> None:
+    # Airflow 3's UI reads a button from the XCom its serialized link names (``xcom_key``). The worker
+    # writes ``_link_<class>`` only at the task's end; the URL stored on create is there while it runs
+    # (the system test reads an agent task's button while the agent browses).
+    assert BrowserbaseSessionLink().xcom_key == SESSION_URL_XCOM_KEY

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_browserbase.hooks._connection import session_url_for
 from airflow_provider_browserbase.hooks.browserbase import BrowserbaseHook
-from airflow_provider_browserbase.links.session import SESSION_URL_XCOM_KEY
+from airflow_provider_browserbase.links.session import SESSION_URL_XCOM_KEY, BrowserbaseSessionLink
 from tests.support import task_instance_facts
 
 if TYPE_CHECKING:
@@ -63,8 +63,8 @@ def test_create_read_end_then_deferrable_sensors(
         # Stored while the session ran: the live view with its token (the session has ended since).
         link = xcom(dag_run, "create_session", SESSION_URL_XCOM_KEY)
         assert link.startswith(session_url_for(hook.base_url, session_id) + "?token=")
-        # The link is what finalize() stored for the UI, read back through the link class.
-        assert xcom(dag_run, "create_session", "_link_BrowserbaseSessionLink") == link
+        # The UI's button reads the XCom its link names: the URL stored on create, also while the task ran.
+        assert BrowserbaseSessionLink().xcom_key == SESSION_URL_XCOM_KEY
         session = hook.get_session(session_id)
         assert session.status == "COMPLETED"
         assert (session.user_metadata or {})["airflow"]["dag_id"] == "browserbase_operators_flow"
