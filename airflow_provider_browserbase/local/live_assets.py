@@ -170,6 +170,8 @@ VIEWER_JS = r"""
         say("");
         renderTabs();
         startCast();
+        // Typing goes to the page at once: the person need not click into the view first.
+        if (document.activeElement !== address) screen.focus({preventScroll: true});
         break;
       case "Target.detachedFromTarget":
         casting = false;
@@ -235,6 +237,9 @@ main { padding: 12px; background: #fff; flex: 1; }
   overflow: hidden; }
 #screen { display: block; background: #fff; outline: none; cursor: default; }
 #screen:not([src]) { width: 0; height: 0; }
+/* debuggerFullscreenUrl: the page alone (and the tab strip when there are several pages). */
+body.fullscreen #go, body.fullscreen #bar:has(> #tabs[hidden]) { display: none; }
+body.fullscreen #status:empty { display: none; }
 #status { margin: 0; padding: 2px 8px; color: #f9fafb; min-height: 1.4em; }
 body.closed #screen { opacity: 0.4; }
 code { font-size: 13px; }
