@@ -193,15 +193,22 @@ VIEWER_JS = r"""
     }
   }
 
-  ws = new WebSocket(socketUrl);
-  ws.addEventListener("open", async () => {
+  async function refreshTabs() {
     const reply = await send("Target.getTargets");
-    if (reply && reply.result) {
-      for (const info of reply.result.targetInfos) {
-        if (!pages.has(info.targetId)) pages.set(info.targetId, info);
-      }
-      renderTabs();
-    }
+    if (!reply || !reply.result) return;
+    const fresh = new Map(reply.result.targetInfos.map((info) => [info.targetId, info]));
+    const changed = fresh.size !== pages.size ||
+      [...fresh].some(([id, info]) => !pages.has(id) || pages.get(id).title !== info.title);
+    for (const [id, info] of fresh) pages.set(id, info);
+    for (const id of [...pages.keys()]) if (!fresh.has(id)) pages.delete(id);
+    if (changed) renderTabs();
+  }
+
+  ws = new WebSocket(socketUrl);
+  ws.addEventListener("open", () => {
+    refreshTabs();
+    // Titles change without an event; while a tab strip is shown and watched, read them every 2 s.
+    setInterval(() => { if (pages.size > 1 && !document.hidden) refreshTabs(); }, 2000);
   });
   ws.addEventListener("message", (event) => {
     const m = JSON.parse(event.data);
