@@ -11,7 +11,11 @@ from airflow.providers.common.compat.sdk import AirflowSkipException
 from airflow.providers.standard.operators.hitl import HITLOperator
 
 from airflow_provider_browserbase.callbacks import attach_session_cleanup, end_earlier_tries
-from airflow_provider_browserbase.exceptions import BrowserbaseError, BrowserbaseValidationError
+from airflow_provider_browserbase.exceptions import (
+    BrowserbaseError,
+    BrowserbaseLiveHandoffError,
+    BrowserbaseValidationError,
+)
 from airflow_provider_browserbase.hooks.browserbase import BrowserbaseHook
 from airflow_provider_browserbase.links.live_view import BrowserbaseLiveViewLink
 from airflow_provider_browserbase.links.session import BrowserbaseSessionLink
@@ -37,10 +41,6 @@ DEFAULT_HANDOFF_SESSION_TIMEOUT = 3600
 RESPONSE_MARGIN = 600
 # Settings of a session the operator creates; an attached session (``session_id``) has its own.
 _CREATE_ONLY = ("browser_settings", "proxies", "region", "context_id", "persist_context", "extension_id")
-
-
-class BrowserbaseLiveHandoffError(BrowserbaseError):
-    """The person answered, but the browser never reached the state the handoff asked for."""
 
 
 class BrowserbaseLiveHandoffOperator(HITLOperator):

@@ -20,11 +20,10 @@ from airflow.providers.common.compat.sdk import AirflowSkipException, TaskDeferr
 from airflow.providers.standard.exceptions import HITLTimeoutError
 from airflow.providers.standard.version_compat import AIRFLOW_V_3_3_PLUS
 
-from airflow_provider_browserbase.exceptions import BrowserbaseValidationError
+from airflow_provider_browserbase.exceptions import BrowserbaseLiveHandoffError, BrowserbaseValidationError
 from airflow_provider_browserbase.hooks.browserbase import BrowserbaseHook
 from airflow_provider_browserbase.links.live_view import LIVE_VIEW_URL_XCOM_KEY
 from airflow_provider_browserbase.operators.handoff import (
-    BrowserbaseLiveHandoffError,
     BrowserbaseLiveHandoffOperator,
     handoff_session_timeout,
     with_live_view_link,
