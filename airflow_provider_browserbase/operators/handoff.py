@@ -177,8 +177,9 @@ class BrowserbaseLiveHandoffOperator(HITLOperator):
         if end_sessions_on_failure and not keep_session:
             attach_session_cleanup(self)
         self.end_sessions_on_failure = end_sessions_on_failure and not keep_session
-        # The body as the DAG wrote it (rendered): what listeners see, without the live view's URL.
-        self._body_without_link: str | None = body
+        # The rendered body before the live view's link was added (what listeners see), once it was added.
+        self._body_without_link: str | None = None
+        self._link_added = False
         self._handoff_session: str | None = None
         self._check_inputs(templates_pending=True)
 
@@ -189,7 +190,10 @@ class BrowserbaseLiveHandoffOperator(HITLOperator):
     @property
     def hitl_summary(self) -> dict[str, Any]:
         """Airflow's request summary for listeners, with the body as written (no live-view URL)."""
-        return {**super().hitl_summary, "body": self._body_without_link}
+        summary = dict(super().hitl_summary)
+        if self._link_added:
+            summary["body"] = self._body_without_link
+        return summary
 
     # ---------------------------------------------------------------------------------------------------
     # Before the person: a session on the start page, a link, the request
@@ -205,7 +209,7 @@ class BrowserbaseLiveHandoffOperator(HITLOperator):
             if not live_url:
                 raise BrowserbaseError(f"The API gave no live-view URL for Browserbase session {session_id}")
             BrowserbaseLiveViewLink.persist(context, live_url)
-            self._body_without_link = self.body
+            self._body_without_link, self._link_added = self.body, True
             self.body = with_live_view_link(self.body, live_url)
             self.log.info("Browserbase session %s is ready; asking a person: %s", session_id, self.subject)
         except Exception:

@@ -142,6 +142,7 @@ def test_it_creates_a_keep_alive_session_links_its_live_view_and_asks_through_ai
     assert request["assigned_users"] == [{"id": "ops", "name": "Ops"}]
     # Listeners get the body as the DAG wrote it: the URL is a credential.
     assert live_url not in str(task.hitl_summary)
+    assert task.hitl_summary["body"] == "Enter the code from the *codes* page."
     if AIRFLOW_V_3_3_PLUS:
         assert waiting.method_name == "execute_complete"  # type: ignore[attr-defined]
         assert waiting.timeout == timedelta(minutes=30)  # type: ignore[attr-defined]
