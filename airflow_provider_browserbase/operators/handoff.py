@@ -251,7 +251,8 @@ class BrowserbaseLiveHandoffOperator(HITLOperator):
                     f"Cannot hand over Browserbase session {session.id}: it is {session.status}"
                 )
         else:
-            if self.session_timeout is None:
+            given = self.session_settings if isinstance(self.session_settings, dict) else {}
+            if self.session_timeout is None and given.get("session_timeout") is None:
                 self.session_timeout = handoff_session_timeout(self.response_timeout)
             settings = session_settings_for_task(context, self)
             if self.end_sessions_on_failure:

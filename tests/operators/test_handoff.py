@@ -302,6 +302,18 @@ def test_answers_that_cannot_work_are_refused_at_parse_time(kwargs: dict[str, An
         BrowserbaseLiveHandoffOperator(task_id="hand_over", **kwargs)
 
 
+def test_a_session_timeout_in_session_settings_is_kept(
+    conn: str, hook: BrowserbaseHook, context: dict[str, Any], requests: list[dict[str, Any]]
+) -> None:
+    task = handoff(conn, session_settings={"session_timeout": 120}, response_timeout=timedelta(hours=1))
+    wait_for_person(task, context)
+    session = hook.get_session(context["xcom"]["session_id"])
+    assert session.expires_at is not None
+    assert session.started_at is not None
+    assert abs((session.expires_at - session.started_at).total_seconds() - 120) < 5
+    task.on_kill()
+
+
 def test_the_session_lifetime_follows_the_response_timeout() -> None:
     assert handoff_session_timeout(None) == 3600
     assert handoff_session_timeout(timedelta(minutes=5)) == 900

@@ -5,9 +5,10 @@ Airflow deployment (starting one costs a minute of CI on two cores).
 
 - "Done": the ``sign_in`` task waits for a person (``awaiting_input`` on Airflow 3.3, deferred on 3.1–3.2)
   with the session on the demo's two-step login. The Required Actions page shows the request and its
-  live-view link (screenshots in ``test-artifacts/system/``); the person opens the task's "Browserbase Live
-  View" link, signs in through it (code from the second tab included), and answers "Done" through the REST
-  API as the Required Actions page does. The operator's check passes, the session ends (saving the
+  live-view link (screenshots in ``test-artifacts/system/``). A "Done" before signing in fails the check
+  and the same request is asked again. The person opens the task's "Browserbase Live View" link, signs in
+  through it (code from the second tab included), and answers "Done" through the REST API as the Required
+  Actions page does. The operator's check passes, the session ends (saving the
   context), and ``read_account``, in a new session from the context, reads the signed-in account page.
 - "Cancel": the session ends, ``sign_in`` and ``read_account`` are skipped, the context is still deleted,
   and the run succeeds (skipped is not failed): no session of the run is left RUNNING.
@@ -77,6 +78,23 @@ def _answer(cluster: AirflowCluster, run_id: str, option: str) -> None:
     assert response.status_code == 200, response.text
 
 
+def _answer_too_early(cluster: AirflowCluster, run_id: str) -> None:
+    """ "Done" before signing in: the task resumes, its check fails, and it asks the same request again."""
+    _answer(cluster, run_id, "Done")
+    detail = f"{RUNS}/{quote(run_id, safe='')}/taskInstances/{HANDOFF}/-1/hitlDetails"
+
+    def asked_again() -> bool:
+        states = _states(cluster, run_id)
+        if states.get(HANDOFF) in ("failed", "success", "skipped", "up_for_retry"):
+            raise AssertionError(f"{HANDOFF} ended {states}\n{cluster.describe_run(HANDOFF_DAG, run_id)}")
+        if states.get(HANDOFF) not in ("awaiting_input", "deferred"):
+            return False
+        return cluster.client.get(detail).raise_for_status().json()["response_received"] is False
+
+    cluster.wait_for(f"{HANDOFF} to ask again", asked_again, 180, 0.5)
+    assert _xcom(cluster, run_id, HANDOFF, "browserbase_handoff_answers") == 1
+
+
 def _running_sessions_of(server: LocalServer, run_id: str) -> list[str]:
     sessions = _api(server, "GET", "/v1/sessions", params={"status": "RUNNING"})
     tags = [((s.get("userMetadata") or {}).get("airflow") or {}) for s in sessions]
@@ -129,6 +147,8 @@ def test_a_person_signs_in_through_the_live_view_and_the_scrape_uses_the_login(
     assert _api(local_server, "GET", f"/v1/sessions/{session_id}")["status"] == "RUNNING"
 
     _screenshot_required_actions(ui_browser, cluster, run_id, live_url, artifacts)
+    with cluster.timed(f"{HANDOFF_DAG}: an early Done is checked and asked again"):
+        _answer_too_early(cluster, run_id)
     with cluster.timed(f"{HANDOFF_DAG}: the person signs in through the live view"):
         connect_url = _api(local_server, "GET", f"/v1/sessions/{session_id}")["connectUrl"]
         sign_in_through_the_live_view(
