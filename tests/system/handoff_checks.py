@@ -55,6 +55,28 @@ def _states(cluster: AirflowCluster, run_id: str) -> dict[str, str]:
     return {ti["task_id"]: ti["state"] for ti in cluster.task_instances(HANDOFF_DAG, run_id)}
 
 
+def _parked(cluster: AirflowCluster, run_id: str, times: int) -> None:
+    """
+    Wait until the worker that parked the handoff for the ``times``-th time has wound down.
+
+    Airflow 3.3.2 has a race here: the task is ``awaiting_input`` (and can be answered) a few seconds
+    before the worker that parked it finishes; an answer in between resumes the task while that worker is
+    still running, and when it finishes the scheduler fails the resumed task ("finished with state
+    success, but the task instance's state attribute is running"). A person takes longer than that; the
+    test waits for the worker's own "Workload finished" line.
+    """
+    ti_id = next(ti["id"] for ti in cluster.task_instances(HANDOFF_DAG, run_id) if ti["task_id"] == HANDOFF)
+
+    def finished() -> bool:
+        lines = cluster.log_path("scheduler").read_text(errors="replace").splitlines()
+        parked = [
+            x for x in lines if "Workload finished" in x and "final_state=awaiting_input" in x and ti_id in x
+        ]
+        return len(parked) >= times
+
+    cluster.wait_for(f"the worker that parked {HANDOFF} to finish", finished, 120, 0.5)
+
+
 def _start_waiting_run(cluster: AirflowCluster) -> tuple[str, str]:
     """Trigger the example; wait until its handoff waits for a person. Returns the run and session ids."""
     cluster.wait_for_dag(HANDOFF_DAG)
@@ -67,7 +89,8 @@ def _start_waiting_run(cluster: AirflowCluster) -> tuple[str, str]:
             raise AssertionError(f"{HANDOFF} ended {state}\n{cluster.describe_run(HANDOFF_DAG, run_id)}")
         return state if state in ("awaiting_input", "deferred") else None
 
-    cluster.wait_for(f"{HANDOFF} to wait for a person", waiting, 300, 0.5)
+    if cluster.wait_for(f"{HANDOFF} to wait for a person", waiting, 300, 0.5) == "awaiting_input":
+        _parked(cluster, run_id, 1)
     return run_id, str(_xcom(cluster, run_id, HANDOFF, "session_id"))
 
 
@@ -92,6 +115,8 @@ def _answer_too_early(cluster: AirflowCluster, run_id: str) -> None:
         return cluster.client.get(detail).raise_for_status().json()["response_received"] is False
 
     cluster.wait_for(f"{HANDOFF} to ask again", asked_again, 180, 0.5)
+    if _states(cluster, run_id)[HANDOFF] == "awaiting_input":
+        _parked(cluster, run_id, 2)
     assert _xcom(cluster, run_id, HANDOFF, "browserbase_handoff_answers") == 1
 
 
@@ -126,6 +151,7 @@ def _screenshot_required_actions(
         review = f"/dags/{HANDOFF_DAG}/runs/{quote(run_id, safe='')}/tasks/{HANDOFF}/required_actions"
         page.goto(f"{cluster.base_url}{review}")
         link = page.get_by_role("link", name="Open the browser (live view)")
+        link.wait_for()  # the UI loads the request after the page (60 s under load, as set above)
         expect(link).to_have_attribute("href", live_url)
         page.get_by_role("button", name="Done").first.wait_for()
         page.screenshot(path=artifacts / "required-action-live-handoff.png", full_page=True)
