@@ -189,3 +189,7 @@ def error_class_for_status(status_code: int) -> type[BrowserbaseAPIError]:
     if status_code >= 500:
         return BrowserbaseServerError
     return STATUS_ERRORS.get(status_code, BrowserbaseAPIError)
+
+
+class BrowserbaseLiveHandoffError(BrowserbaseError):
+    """A person answered a live handoff, but the browser never reached the state the handoff checks for."""

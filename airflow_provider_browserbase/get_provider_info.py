@@ -43,6 +43,7 @@ def get_provider_info() -> dict[str, Any]:
                     f"{_PKG}.operators.fetch",
                     f"{_PKG}.operators.search",
                     f"{_PKG}.operators.recording",
+                    f"{_PKG}.operators.handoff",
                 ],
             }
         ],
@@ -57,7 +58,10 @@ def get_provider_info() -> dict[str, Any]:
                 "ui-field-behaviour": UI_FIELD_BEHAVIOUR,
             }
         ],
-        "extra-links": [f"{_PKG}.links.session.BrowserbaseSessionLink"],
+        "extra-links": [
+            f"{_PKG}.links.session.BrowserbaseSessionLink",
+            f"{_PKG}.links.live_view.BrowserbaseLiveViewLink",
+        ],
         "task-decorators": [
             {"name": "browserbase", "class-name": f"{_PKG}.decorators.browserbase.browserbase_task"}
         ],

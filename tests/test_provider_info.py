@@ -96,6 +96,7 @@ def test_providers_manager_discovers_the_provider():
     assert hook.hook_class_name == "airflow_provider_browserbase.hooks.browserbase.BrowserbaseHook"
     assert hook.connection_testable
     assert "airflow_provider_browserbase.links.session.BrowserbaseSessionLink" in link_classes
+    assert "airflow_provider_browserbase.links.live_view.BrowserbaseLiveViewLink" in link_classes
     assert any(name == "browserbase" for name in decorators)
     ours = [
         w

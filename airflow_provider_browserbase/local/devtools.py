@@ -241,6 +241,9 @@ class PageSocket:
             params = command["params"] = {}
         try:
             if method == "Target.getTargets":
+                # Read afresh: Chromium reports a page's new URL but not its new title (a tab opened by a
+                # link keeps its URL as title in the events), and the viewer's tabs show titles.
+                self.pages = {t["targetId"]: t for t in await page_targets(self.cdp)}
                 result: dict[str, Any] = {"targetInfos": list(self.pages.values())}
             elif method == "Target.activateTarget":
                 await self.attach(str(params.get("targetId")))

@@ -170,6 +170,8 @@ VIEWER_JS = r"""
         say("");
         renderTabs();
         startCast();
+        // Typing goes to the page at once: the person need not click into the view first.
+        if (document.activeElement !== address) screen.focus({preventScroll: true});
         break;
       case "Target.detachedFromTarget":
         casting = false;
@@ -191,15 +193,22 @@ VIEWER_JS = r"""
     }
   }
 
-  ws = new WebSocket(socketUrl);
-  ws.addEventListener("open", async () => {
+  async function refreshTabs() {
     const reply = await send("Target.getTargets");
-    if (reply && reply.result) {
-      for (const info of reply.result.targetInfos) {
-        if (!pages.has(info.targetId)) pages.set(info.targetId, info);
-      }
-      renderTabs();
-    }
+    if (!reply || !reply.result) return;
+    const fresh = new Map(reply.result.targetInfos.map((info) => [info.targetId, info]));
+    const changed = fresh.size !== pages.size ||
+      [...fresh].some(([id, info]) => !pages.has(id) || pages.get(id).title !== info.title);
+    for (const [id, info] of fresh) pages.set(id, info);
+    for (const id of [...pages.keys()]) if (!fresh.has(id)) pages.delete(id);
+    if (changed) renderTabs();
+  }
+
+  ws = new WebSocket(socketUrl);
+  ws.addEventListener("open", () => {
+    refreshTabs();
+    // Titles change without an event; while a tab strip is shown and watched, read them every 2 s.
+    setInterval(() => { if (pages.size > 1 && !document.hidden) refreshTabs(); }, 2000);
   });
   ws.addEventListener("message", (event) => {
     const m = JSON.parse(event.data);
@@ -235,6 +244,9 @@ main { padding: 12px; background: #fff; flex: 1; }
   overflow: hidden; }
 #screen { display: block; background: #fff; outline: none; cursor: default; }
 #screen:not([src]) { width: 0; height: 0; }
+/* debuggerFullscreenUrl: the page alone (and the tab strip when there are several pages). */
+body.fullscreen #go, body.fullscreen #bar:has(> #tabs[hidden]) { display: none; }
+body.fullscreen #status:empty { display: none; }
 #status { margin: 0; padding: 2px 8px; color: #f9fafb; min-height: 1.4em; }
 body.closed #screen { opacity: 0.4; }
 code { font-size: 13px; }

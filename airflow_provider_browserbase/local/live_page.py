@@ -42,7 +42,7 @@ VIEWER = """<!doctype html>
 <meta name="referrer" content="no-referrer">
 <title>{title} · browserbase-local</title>
 <link rel="stylesheet" href="/live-assets/viewer.css">
-</head><body data-socket="{socket}">
+</head><body class="{mode}" data-socket="{socket}">
 {header}<nav id="bar"><div id="tabs" role="tablist" hidden></div>
 <form id="go"><input id="address" aria-label="Address" autocomplete="off" spellcheck="false">
 <button type="submit">Go</button></form></nav>
@@ -98,6 +98,7 @@ def _viewer(
         title=html.escape(f"Session {session.id} (live)"),
         socket=html.escape(socket, quote=True),
         header=header,
+        mode="fullscreen" if fullscreen else "inspect",
     )
     origin = socket.split("/sessions/", 1)[0]
     headers = {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from html.parser import HTMLParser
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin
@@ -144,3 +145,40 @@ def test_index_links_every_part(client: TestClient) -> None:
     text = client.get(f"{SITE}/").text
     for href in ('href="products"', 'href="login"', 'href="account"', 'href="download"'):
         assert href in text
+
+
+def test_two_factor_sign_in_needs_the_code_shown_on_the_codes_page(client: TestClient) -> None:
+    assert "No sign-in is waiting" in client.get(f"{SITE}/codes").text
+    assert client.get(f"{SITE}/verify", follow_redirects=False).headers["location"] == "login-2fa"
+    refused = client.post(f"{SITE}/login-2fa", data={"username": DEMO_USERNAME, "password": "nope"})
+    assert refused.status_code == 401
+
+    step = client.post(
+        f"{SITE}/login-2fa",
+        data={"username": DEMO_USERNAME, "password": DEMO_PASSWORD},
+        follow_redirects=False,
+    )
+    assert step.status_code == 303
+    assert step.headers["location"] == "verify"
+    assert 'href="codes" target="_blank" rel="opener"' in client.get(f"{SITE}/verify").text
+    found = re.search(r'id="one-time-code">(\d{6})<', client.get(f"{SITE}/codes").text)
+    assert found is not None
+    code = found.group(1)
+    wrong = str((int(code) + 1) % 1_000_000).zfill(6)
+    assert client.post(f"{SITE}/verify", data={"code": wrong}).status_code == 401
+    assert client.get(f"{SITE}/account", follow_redirects=False).status_code == 303
+
+    assert client.post(f"{SITE}/verify", data={"code": code}).status_code == 200
+    assert "Signed in as demo" in client.get(f"{SITE}/account").text
+    # The attempt is used up: its code page and verify step are gone.
+    assert "No sign-in is waiting" in client.get(f"{SITE}/codes").text
+
+
+def test_each_two_factor_attempt_gets_its_own_code(client: TestClient) -> None:
+    seen = set()
+    for _ in range(3):
+        client.post(f"{SITE}/login-2fa", data={"username": DEMO_USERNAME, "password": DEMO_PASSWORD})
+        found = re.search(r'id="one-time-code">(\d{6})<', client.get(f"{SITE}/codes").text)
+        assert found is not None
+        seen.add(found.group(1))
+    assert len(seen) == 3

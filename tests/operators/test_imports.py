@@ -13,6 +13,8 @@ MODULES = [
     "airflow_provider_browserbase.operators.fetch",
     "airflow_provider_browserbase.operators.search",
     "airflow_provider_browserbase.operators.recording",
+    "airflow_provider_browserbase.operators.handoff",
+    "airflow_provider_browserbase.links.live_view",
     "airflow_provider_browserbase.callbacks",
     "airflow_provider_browserbase.operators.playwright",
     "airflow_provider_browserbase.sensors.session",

@@ -424,3 +424,15 @@ def _ui_page(browser: Browser, cluster: AirflowCluster, path: str) -> Page:
     page.goto(f"{cluster.base_url}/auth/token/login?next={quote(cluster.base_url + path, safe='')}")
     page.wait_for_load_state("networkidle")
     return page
+
+
+# The live handoff's tests run here, on this module's Airflow deployment (see handoff_checks.py).
+from handoff_checks import (  # noqa: E402
+    test_a_person_signs_in_through_the_live_view_and_the_scrape_uses_the_login,
+    test_cancel_ends_the_session_and_skips_the_rest,
+)
+
+__all__ = [
+    "test_a_person_signs_in_through_the_live_view_and_the_scrape_uses_the_login",
+    "test_cancel_ends_the_session_and_skips_the_rest",
+]

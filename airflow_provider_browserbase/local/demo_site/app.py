@@ -1,6 +1,11 @@
 """
 A small shop website for the example DAGs: a paginated listing, a login form and a file download.
 
+``login-2fa`` is the same login with a second factor, for the human-in-the-loop example: after the
+password, ``verify`` asks for a one-time code that the site shows on another of its pages (``codes``,
+opened in a new tab like an authenticator app), so a person can complete it offline. The code belongs to
+that one sign-in attempt (a random nonce in a signed cookie) and is never the same twice.
+
 Every link is relative, so the same app works at the root of its own server and mounted under a prefix
 such as ``/demo`` on ``browserbase-local``.
 """
@@ -19,10 +24,12 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from airflow_provider_browserbase.local.demo_site.data import (
+    CODE_DIGITS,
     DEMO_PASSWORD,
     DEMO_USERNAME,
     LOCAL_STORAGE_KEY,
     PAGE_COUNT,
+    PENDING_COOKIE,
     PRODUCTS,
     REPORT_CSV,
     REPORT_FILENAME,
@@ -79,7 +86,8 @@ async def index(request: Request) -> Response:
         "<p>A small shop that every example DAG of airflow-provider-browserbase can work on offline.</p><ul>"
         f'<li><a href="products">Products</a>: {len(PRODUCTS)} items over {PAGE_COUNT} pages</li>'
         f'<li><a href="login">Sign in</a> (user <code>{DEMO_USERNAME}</code>, password '
-        f'<code>{DEMO_PASSWORD}</code>), then see your <a href="account">account</a></li>'
+        f'<code>{DEMO_PASSWORD}</code>), then see your <a href="account">account</a>; or '
+        '<a href="login-2fa">sign in with a second factor</a></li>'
         f'<li><a href="download">Download</a> the monthly report</li></ul>'
     )
     return _page("Demo shop", body)
@@ -143,11 +151,12 @@ async def login(request: Request) -> Response:
     form = await request.form()
     username = str(form.get("username", ""))
     password = str(form.get("password", ""))
-    valid = hmac.compare_digest(username.encode(), DEMO_USERNAME.encode()) & hmac.compare_digest(
-        password.encode(), DEMO_PASSWORD.encode()
-    )
-    if not valid:
+    if not _credentials_valid(username, password):
         return _page("Sign in", _login_form("Wrong username or password."), status_code=401)
+    return _signed_in(request, username)
+
+
+def _signed_in(request: Request, username: str) -> Response:
     # The page also remembers the user in localStorage, so a persisted context carries both kinds of state.
     script = (
         f"<script>localStorage.setItem({json.dumps(LOCAL_STORAGE_KEY)}, {json.dumps(username)});"
@@ -162,7 +171,97 @@ async def login(request: Request) -> Response:
         httponly=True,
         samesite="lax",
     )
+    response.delete_cookie(PENDING_COOKIE, path=_cookie_path(request))
     return response
+
+
+def _credentials_valid(username: str, password: str) -> bool:
+    return hmac.compare_digest(username.encode(), DEMO_USERNAME.encode()) & hmac.compare_digest(
+        password.encode(), DEMO_PASSWORD.encode()
+    )
+
+
+def _pending_nonce(request: Request) -> str | None:
+    """The nonce of the sign-in attempt waiting for its code, if its cookie is the site's own."""
+    value = request.cookies.get(PENDING_COOKIE, "")
+    nonce, _, _ = value.rpartition(":")
+    if nonce and hmac.compare_digest(value, _sign(request.app.state.demo_secret, nonce)):
+        return nonce
+    return None
+
+
+def one_time_code(secret: bytes, nonce: str) -> str:
+    """The code of the sign-in attempt ``nonce``: six digits derived from it with the site's key."""
+    digest = hmac.new(secret, f"code:{nonce}".encode(), hashlib.sha256).digest()
+    return str(int.from_bytes(digest[:8], "big") % 10**CODE_DIGITS).zfill(CODE_DIGITS)
+
+
+def _two_factor_form(error: str = "") -> str:
+    message = f'<p class="error" role="alert">{escape(error)}</p>' if error else ""
+    return (
+        f'{message}<form method="post" action="login-2fa">'
+        '<p><label>Username <input name="username" autocomplete="username" required autofocus></label></p>'
+        '<p><label>Password <input name="password" type="password" autocomplete="current-password" '
+        'required></label></p><p><button type="submit">Next</button></p></form>'
+    )
+
+
+async def login_two_factor(request: Request) -> Response:
+    """The password step of the sign-in with a second factor; ``verify`` asks for the code."""
+    if request.method == "GET":
+        return _page("Sign in (two steps)", _two_factor_form())
+    form = await request.form()
+    if not _credentials_valid(str(form.get("username", "")), str(form.get("password", ""))):
+        return _page("Sign in (two steps)", _two_factor_form("Wrong username or password."), status_code=401)
+    response = RedirectResponse("verify", status_code=303)
+    nonce = secrets.token_hex(8)
+    response.set_cookie(
+        PENDING_COOKIE,
+        _sign(request.app.state.demo_secret, nonce),
+        max_age=600,
+        path=_cookie_path(request),
+        httponly=True,
+        samesite="lax",
+    )
+    return response
+
+
+def _code_form(error: str = "") -> str:
+    # rel="opener": a tab opened without an opener (target=_blank's default) stays blank on browserbase-local
+    # today (its first navigation never starts under the CDP clients' auto-attach), one with an opener works.
+    message = f'<p class="error" role="alert">{escape(error)}</p>' if error else ""
+    return (
+        f"{message}<p>Enter the {CODE_DIGITS}-digit code shown on your "
+        '<a id="codes-link" href="codes" target="_blank" rel="opener">security codes</a> page '
+        "(it opens in a new tab).</p>"
+        '<form method="post" action="verify"><p><label>Code <input name="code" id="code" '
+        'inputmode="numeric" autocomplete="one-time-code" required autofocus></label></p>'
+        '<p><button type="submit">Verify</button></p></form>'
+    )
+
+
+async def verify(request: Request) -> Response:
+    """The code step: the code of this browser's pending sign-in signs the user in."""
+    nonce = _pending_nonce(request)
+    if nonce is None:
+        return RedirectResponse("login-2fa", status_code=303)
+    if request.method == "GET":
+        return _page("Enter your code", _code_form())
+    form = await request.form()
+    code = str(form.get("code", "")).strip()
+    if not hmac.compare_digest(code.encode(), one_time_code(request.app.state.demo_secret, nonce).encode()):
+        return _page("Enter your code", _code_form("That code is not right."), status_code=401)
+    return _signed_in(request, DEMO_USERNAME)
+
+
+async def codes(request: Request) -> Response:
+    """The "authenticator": the code of the sign-in this browser is in the middle of."""
+    nonce = _pending_nonce(request)
+    if nonce is None:
+        return _page("Security codes", "<p>No sign-in is waiting for a code.</p>")
+    code = one_time_code(request.app.state.demo_secret, nonce)
+    body = f'<p>Your sign-in code: <strong id="one-time-code">{code}</strong></p>'
+    return _page("Security codes", body)
 
 
 async def logout(request: Request) -> Response:
@@ -213,6 +312,9 @@ def create_demo_app() -> Starlette:
             Route("/products", products),
             Route("/products/{sku}", product),
             Route("/login", login, methods=["GET", "POST"]),
+            Route("/login-2fa", login_two_factor, methods=["GET", "POST"]),
+            Route("/verify", verify, methods=["GET", "POST"]),
+            Route("/codes", codes),
             Route("/logout", logout),
             Route("/account", account),
             Route("/download", download),

@@ -10,6 +10,9 @@ DEMO_USERNAME = "demo"
 # A published demo credential, not a secret: the site only exists on this machine.
 DEMO_PASSWORD = "browserbase-local"  # noqa: S105
 SESSION_COOKIE = "demo_session"
+# A sign-in with a second factor that passed the password step and waits for its code.
+PENDING_COOKIE = "demo_pending_sign_in"
+CODE_DIGITS = 6
 LOCAL_STORAGE_KEY = "demo_user"
 REPORT_FILENAME = "report.csv"
 
