@@ -25,6 +25,11 @@ class BrowserbaseLiveViewLink(BaseOperatorLink):
 
     name = "Browserbase Live View"
 
+    @property
+    def xcom_key(self) -> str:
+        # The UI reads the XCom this names: the URL persisted before the wait, as for the session link.
+        return LIVE_VIEW_URL_XCOM_KEY
+
     @staticmethod
     def persist(context: Context, live_view_url: str) -> None:
         """Store the live view's URL for this task instance."""

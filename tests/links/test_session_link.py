@@ -46,3 +46,9 @@ def test_the_button_reads_the_url_stored_on_create() -> None:
     # writes ``_link_<class>`` only at the task's end; the URL stored on create is there while it runs
     # (the system test reads an agent task's button while the agent browses).
     assert BrowserbaseSessionLink().xcom_key == SESSION_URL_XCOM_KEY
+
+
+def test_the_live_view_button_reads_the_url_persisted_before_the_wait() -> None:
+    from airflow_provider_browserbase.links.live_view import LIVE_VIEW_URL_XCOM_KEY, BrowserbaseLiveViewLink
+
+    assert BrowserbaseLiveViewLink().xcom_key == LIVE_VIEW_URL_XCOM_KEY
