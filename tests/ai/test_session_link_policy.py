@@ -141,9 +141,16 @@ def test_without_the_policy_an_agent_task_has_only_common_ais_links(tmp_path: Pa
     """What the policy is for: @task.agent declares only its own links."""
     from airflow_provider_browserbase import policies
 
-    if policy_manager().is_registered(policies):
-        pytest.skip("the installed entry point registers the policy in this process")
-    assert LINK not in links_after_serialization(parsed(tmp_path))["browses"]
+    # The installed entry point registers the policy in this process: take it out for this test only.
+    manager = policy_manager()
+    name = manager.get_name(policies) if manager.is_registered(policies) else None
+    if name is not None:
+        manager.unregister(policies)
+    try:
+        assert LINK not in links_after_serialization(parsed(tmp_path))["browses"]
+    finally:
+        if name is not None:
+            manager.register(policies, name=name)
 
 
 def test_a_dag_that_never_imports_the_toolset_costs_the_policy_a_lookup() -> None:
