@@ -164,12 +164,22 @@ def _platform_script(platform: str) -> str:
 
 
 async def apply_profile(
-    conn: CdpConnection, session_id: str, profile: DeviceProfile, replaces_script: str | None = None
+    conn: CdpConnection,
+    session_id: str,
+    profile: DeviceProfile,
+    replaces_script: str | None = None,
+    *,
+    resume: bool = False,
 ) -> str:
     """
     Apply ``profile`` to the page attached as ``session_id``; it holds while that CDP session lives.
 
     :param replaces_script: Identifier of the platform script an earlier profile installed on this page.
+    :param resume: Also let the page run (``Runtime.runIfWaitingForDebugger``), sent right after the
+        overrides, before any of their answers: a CDP session handles its commands in order, so they
+        are in place before the page's first script; and a tab opened without an opener (a
+        ``target=_blank`` link, ``window.open(url, "_blank", "noopener")``) has no renderer until its
+        first navigation, which waits for that very command, so the overrides cannot be answered first.
     :return: Identifier of the platform script installed now.
     """
     # Chromium forgets the ``platform`` of the user agent override when a navigation moves the page to a new
@@ -210,7 +220,11 @@ async def apply_profile(
                 {"source": _platform_script(profile.navigator_platform), "runImmediately": True},
             )
         )
+    script_at = len(calls) - 1
+    if resume:
+        calls.append(("Runtime.runIfWaitingForDebugger", {}))
+    # gather starts its tasks in this order, and each writes its command before its first await.
     results = await asyncio.gather(
         *(conn.send(method, params, session_id=session_id) for method, params in calls)
     )
-    return str(results[-1].get("identifier", "")) if profile.platform_script else ""
+    return str(results[script_at].get("identifier", "")) if profile.platform_script else ""

@@ -163,14 +163,17 @@ class SettingsAgent:
             self.pages.pop(params.get("sessionId", ""), None)
 
     async def _configure(self, session_id: str, waiting: bool) -> None:
+        # A waiting page is let run in the same batch as its overrides, never after their answers: see
+        # apply_profile (a tab opened without an opener would otherwise wait for good, and stay blank).
         try:
             earlier = self.pages.get(session_id)
-            self.pages[session_id] = await apply_profile(self.conn, session_id, self.profile, earlier)
+            self.pages[session_id] = await apply_profile(
+                self.conn, session_id, self.profile, earlier, resume=waiting
+            )
         except CdpError as exc:
             # A page closed while it was being set up; nothing to do for it.
             log.debug("Session %s: setting up a page failed: %s", self.label, exc)
-        finally:
-            if waiting:
+            if waiting:  # in case the batch failed before its last command was sent; twice is harmless
                 with contextlib.suppress(CdpError):
                     await self.conn.send("Runtime.runIfWaitingForDebugger", session_id=session_id)
 

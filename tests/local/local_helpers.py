@@ -26,17 +26,32 @@ SITE_PAGE = """<!doctype html>
   <input id="file" type="file">
 </body></html>"""
 REPORT = "quarterly numbers\n"
+# What the page's first script saw: settings must be in place before it runs, in every tab.
+FIRST_SCRIPT_PAGE = """<!doctype html>
+<html><head><title>New tab</title><script>
+  window.firstScript = {width: innerWidth, height: innerHeight, platform: navigator.platform,
+                        hasOpener: window.opener !== null};
+</script></head>
+<body><h1 id="title">New tab</h1></body></html>"""
 
 
 async def _site_page(request: Request) -> HTMLResponse:
     return HTMLResponse(SITE_PAGE)
 
 
+async def _first_script(request: Request) -> HTMLResponse:
+    return HTMLResponse(FIRST_SCRIPT_PAGE)
+
+
 async def _report(request: Request) -> PlainTextResponse:
     return PlainTextResponse(REPORT, headers={"Content-Disposition": 'attachment; filename="report.txt"'})
 
 
-SITE_ROUTES = [Route("/site/", _site_page), Route("/site/report.txt", _report)]
+SITE_ROUTES = [
+    Route("/site/", _site_page),
+    Route("/site/report.txt", _report),
+    Route("/site/first-script", _first_script),
+]
 
 
 def start_server(**options: Any) -> LocalServer:

@@ -227,12 +227,10 @@ async def login_two_factor(request: Request) -> Response:
 
 
 def _code_form(error: str = "") -> str:
-    # rel="opener": a tab opened without an opener (target=_blank's default) stays blank on browserbase-local
-    # today (its first navigation never starts under the CDP clients' auto-attach), one with an opener works.
     message = f'<p class="error" role="alert">{escape(error)}</p>' if error else ""
     return (
         f"{message}<p>Enter the {CODE_DIGITS}-digit code shown on your "
-        '<a id="codes-link" href="codes" target="_blank" rel="opener">security codes</a> page '
+        '<a id="codes-link" href="codes" target="_blank">security codes</a> page '
         "(it opens in a new tab).</p>"
         '<form method="post" action="verify"><p><label>Code <input name="code" id="code" '
         'inputmode="numeric" autocomplete="one-time-code" required autofocus></label></p>'
