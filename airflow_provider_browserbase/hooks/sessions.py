@@ -7,8 +7,8 @@ Each function checks its arguments at once and returns the operation the hook's 
 from __future__ import annotations
 
 import uuid
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from airflow_provider_browserbase.exceptions import (
     BrowserbaseAPIError,
