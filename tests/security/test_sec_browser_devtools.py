@@ -162,6 +162,25 @@ def test_the_page_socket_reaches_one_page_and_follows_the_proxys_rules(
             assert "error" not in cdp(
                 ws, 61, "Target.setAutoAttach", autoAttach=True, waitForDebuggerOnStart=False, flatten=True
             )
+            # A cross-site iframe is its own target: auto-attached as a child session the socket reaches.
+            frame_url = f"http://localhost:{browser_server.config.port}/site/"
+            add_frame = (
+                "document.body.append(Object.assign(document.createElement('iframe'), "
+                f"{{src: '{frame_url}'}}))"
+            )
+            assert "error" not in cdp(ws, 63, "Runtime.evaluate", expression=add_frame)
+            while True:
+                message = json.loads(ws.recv(timeout=15))
+                if message.get("method") == "Target.attachedToTarget":
+                    break
+            assert "sessionId" not in message  # announced on the page itself
+            child = message["params"]["sessionId"]
+            assert message["params"]["targetInfo"]["type"] == "iframe"
+            reply = cdp(
+                ws, 64, "Runtime.evaluate", expression="location.href", returnByValue=True, sessionId=child
+            )
+            assert reply["sessionId"] == child
+            assert reply["result"]["result"]["value"] == frame_url
             ws.send(
                 json.dumps({"id": 62, "method": "Page.navigate", "params": {"url": "about:blank#inspected"}})
             )
