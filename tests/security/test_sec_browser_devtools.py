@@ -90,9 +90,18 @@ def _drain(ws: websockets.sync.client.ClientConnection) -> None:
         ws.recv(timeout=15)
 
 
-def test_the_page_socket_closes_and_refuses_once_the_session_ended(browser_api: httpx.Client) -> None:
+def test_the_page_socket_closes_with_its_page_and_with_the_session(browser_api: httpx.Client) -> None:
     created = new_session(browser_api)
-    url, _ = _page_socket(browser_api, created["id"])
+    url, first_page = _page_socket(browser_api, created["id"])
+    with websockets.sync.client.connect(created["connectUrl"], max_size=None) as proxy:
+        second_page = cdp(proxy, 1, "Target.createTarget", url="about:blank")["result"]["targetId"]
+        second_url = url.replace(first_page, second_page)
+        with websockets.sync.client.connect(second_url, max_size=None) as ws:
+            assert "result" in cdp(ws, 1, "Runtime.evaluate", expression="1")
+            assert "error" not in cdp(proxy, 2, "Target.closeTarget", targetId=second_page)
+            with pytest.raises(websockets.exceptions.ConnectionClosed):
+                _drain(ws)
+        assert _refused(second_url)[0] == 404
     with websockets.sync.client.connect(url, max_size=None) as ws:
         assert "result" in cdp(ws, 1, "Runtime.evaluate", expression="1")
         release(browser_api, created["id"])
