@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from airflow_provider_browserbase.exceptions import (
     BrowserbaseAPIError,
@@ -316,9 +317,10 @@ def session_url(session_id: str) -> Operation[str]:
     A page for a person: the Browserbase dashboard, or the server's live view with its capability.
 
     A server other than Browserbase's cloud (``browserbase-local``) opens a session's live view only with
-    the token that ``GET /v1/sessions/<id>/debug`` hands out: the URL is that answer's ``debuggerUrl``
-    (masked in logs like every live-view URL). Once the session has ended there is none, and the plain
-    page, which then shows nothing without a token, is returned.
+    the token that ``GET /v1/sessions/<id>/debug`` hands out: the URL is that answer's
+    ``debuggerFullscreenUrl`` (the person's viewer; ``debuggerUrl`` is Chromium's DevTools, for developers),
+    shown with its status line, and masked in logs like every live-view URL. Once the session has ended
+    there is none, and the plain page, which then shows nothing without a token, is returned.
     """
     live_urls = get_live_urls(session_id)
 
@@ -330,6 +332,18 @@ def session_url(session_id: str) -> Operation[str]:
             live = yield from live_urls(ctx)
         except BrowserbaseAPIError:
             return page
-        return live.debugger_url or page
+        return _with_status_line(live.debugger_fullscreen_url, page) or page
 
     return flow
+
+
+def _with_status_line(viewer: str | None, page: str) -> str | None:
+    # browserbase-local's fullscreen viewer is its live page with fullscreen=1; without it the same page
+    # also shows the session's status, which suits a link from Airflow. Any other URL is kept as given.
+    if not viewer:
+        return None
+    parts = urlsplit(viewer)
+    if f"{parts.scheme}://{parts.netloc}{parts.path}" != page:
+        return viewer
+    query = [(key, value) for key, value in parse_qsl(parts.query) if key != "fullscreen"]
+    return urlunsplit(parts._replace(query=urlencode(query)))

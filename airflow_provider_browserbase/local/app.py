@@ -12,7 +12,7 @@ from fastapi import Depends, FastAPI, Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
 
-from airflow_provider_browserbase.local import devtools, live_assets, live_page
+from airflow_provider_browserbase.local import devtools, inspector, live_assets, live_page
 from airflow_provider_browserbase.local.api_fetch import fetch_router
 from airflow_provider_browserbase.local.api_recordings import recording_file, recording_router
 from airflow_provider_browserbase.local.api_resources import resource_routers
@@ -144,6 +144,10 @@ def create_app(config: LocalConfig, extra_routes: Sequence[BaseRoute] = ()) -> F
     # Opened from Airflow's "Browserbase Session" link: no API key, the live-view token (see live_page.py).
     app.router.routes.append(Route("/sessions/{session_id}/live", live_page.session_live_page))
     app.router.routes.append(WebSocketRoute("/sessions/{session_id}/live/ws", devtools.live_socket))
+    # debuggerUrl: Chromium's DevTools frontend on one page, with the same token (inspector.py).
+    app.router.routes.append(
+        WebSocketRoute("/sessions/{session_id}/devtools/page/{target_id}", inspector.inspector_socket)
+    )
     app.router.routes.append(Route("/live-assets/{name}", live_assets.live_asset))
     # A recording's downloadUrl: no API key, a short-lived signature (api_recordings.py).
     app.router.routes.append(Route("/recordings/{session_id}/{name}", recording_file))

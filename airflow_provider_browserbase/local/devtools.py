@@ -13,9 +13,8 @@ cannot be derived from the session id, and it stops working at ``expires`` (the 
 ``expiresIn``) and as soon as the session ends. ``GET /v1/sessions/<id>/debug`` (API key required) is the
 only way to get one.
 
-``debuggerUrl`` and ``debuggerFullscreenUrl`` both open this viewer (the first with the session's
-status line): a full DevTools inspector would need the browser-level protocol, which only ``connectUrl``
-(with its signing key) gives.
+``debuggerFullscreenUrl`` (and ``/sessions/<id>/live``) open this viewer; ``debuggerUrl`` opens Chromium's
+own DevTools frontend on one page (``inspector.py``), with the same token.
 """
 
 from __future__ import annotations
@@ -49,6 +48,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_EXPIRES_IN = 21600
+# Chromium's DevTools frontend, inside every Chromium; debuggerUrl opens it on inspector.py's socket.
+FRONTEND = "devtools://devtools/bundled/inspector.html"
 # Forwarded to the attached page: screencast, input and navigation, nothing else.
 ALLOWED = frozenset(
     {
@@ -125,27 +126,43 @@ def socket_url(config: LocalConfig, session: Session, token: str, **extra: str) 
     return f"ws://{config.netloc}/sessions/{quote(session.id, safe='')}/live/ws?{query}"
 
 
+def devtools_url(config: LocalConfig, session: Session, token: str, target_id: str) -> str:
+    """
+    The frontend's URL for one page: ``devtools://devtools/bundled/inspector.html?ws=<host:port/path>``.
+
+    The socket's own query (``?token=``) is percent-encoded inside ``ws``: the frontend reads ``ws``
+    decoded (``URLSearchParams``) and opens ``ws://`` + that value, token included.
+    """
+    path = f"/sessions/{quote(session.id, safe='')}/devtools/page/{quote(target_id, safe='')}"
+    inner = f"{config.netloc}{path}?token={token}"
+    return f"{FRONTEND}?ws={quote(inner, safe='/:')}"
+
+
 async def live_urls(config: LocalConfig, session: Session, expires_in: int | None) -> dict[str, Any]:
     """Build ``SessionLiveURLs``: viewer URLs per page, valid until the session ends or ``expiresIn``."""
     until = int(session.expires_at.timestamp())
     if expires_in is not None:
         until = min(until, int(time.time()) + expires_in)
     token = make_token(session, until)
+    targets = await list_pages(session)
     pages = [
         {
             "id": target["targetId"],
             "url": target["url"],
             "title": target["title"],
             "faviconUrl": "",
-            "debuggerUrl": live_url(config, session, token, page=target["targetId"]),
+            "debuggerUrl": devtools_url(config, session, token, target["targetId"]),
             "debuggerFullscreenUrl": live_url(
                 config, session, token, page=target["targetId"], fullscreen="1"
             ),
         }
-        for target in await list_pages(session)
+        for target in targets
     ]
+    # Browserbase's top-level debuggerUrl inspects the first page; with no page open there is nothing to
+    # inspect, and the person's viewer (which shows pages as they open) is the useful answer.
+    first = devtools_url(config, session, token, targets[0]["targetId"]) if targets else None
     return {
-        "debuggerUrl": live_url(config, session, token),
+        "debuggerUrl": first or live_url(config, session, token),
         "debuggerFullscreenUrl": live_url(config, session, token, fullscreen="1"),
         "wsUrl": socket_url(config, session, token),
         "pages": pages,
@@ -308,7 +325,7 @@ async def live_socket(websocket: WebSocket) -> None:
         await websocket.send_denial_response(PlainTextResponse("the session's page is gone", 410))
         return
     await websocket.accept()
-    registry_watch = asyncio.ensure_future(_until_ended(session, token))
+    registry_watch = asyncio.ensure_future(until_ended(session, token))
     pumps = [asyncio.ensure_future(viewer.receive()), asyncio.ensure_future(viewer.send()), registry_watch]
     pumps.append(asyncio.ensure_future(viewer.outbox.wait_overflow()))
     try:
@@ -328,7 +345,7 @@ async def live_socket(websocket: WebSocket) -> None:
                 await websocket.close(code=1000, reason="the session ended or the live-view URL expired")
 
 
-async def _until_ended(session: Session, token: str) -> None:
+async def until_ended(session: Session, token: str) -> None:
     # The token stops working at its expiry or the session's end; so does a socket opened with it.
     while token_valid(session, token):  # noqa: ASYNC110 - nothing signals a token's expiry
         await asyncio.sleep(1.0)

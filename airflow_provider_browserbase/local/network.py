@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextvars
 import json
 import logging
+import re
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -27,8 +28,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# Chromium's own DevTools app; no web page can claim this origin.
+# Chromium's own DevTools app; no web page can claim this origin. It is accepted on the page sockets
+# debuggerUrl opens (inspector.py) only: nothing else here is meant for the DevTools frontend.
 DEVTOOLS_ORIGIN = "devtools://devtools"
+DEVTOOLS_SOCKET = re.compile(r"^/sessions/[^/]+/devtools/page/[^/]+$")
 _DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
 
 
@@ -46,7 +49,8 @@ class HostOriginMiddleware:
     Refuse requests whose ``Host`` is not a name of this server, and WebSockets from foreign pages.
 
     Accepted names: the loopback names, the bound ``host``, and ``config.allowed_hosts`` (``"*"``: any).
-    A WebSocket ``Origin`` is accepted when absent, when it is Chromium's DevTools, or when it names
+    A WebSocket ``Origin`` is accepted when absent, when it is Chromium's DevTools on a page's DevTools
+    socket (``/sessions/<id>/devtools/page/<targetId>``), or when it names
     this server: an accepted host name and the port the request came to.
 
     :param app: The wrapped ASGI app.
@@ -69,7 +73,7 @@ class HostOriginMiddleware:
         headers = {k: v for k, v in scope["headers"] if k in (b"host", b"origin")}
         problem = self._host_problem(headers.get(b"host"))
         if problem is None and scope["type"] == "websocket":
-            problem = self._origin_problem(headers.get(b"origin"), headers.get(b"host"))
+            problem = self._origin_problem(headers.get(b"origin"), headers.get(b"host"), scope["path"])
         if problem is None:
             await self.app(scope, receive, send)
             return
@@ -92,11 +96,11 @@ class HostOriginMiddleware:
             f"to {self.shown_names}; start it with --allowed-host NAME to accept another name"
         )
 
-    def _origin_problem(self, raw: bytes | None, host: bytes | None) -> tuple[int, str] | None:
+    def _origin_problem(self, raw: bytes | None, host: bytes | None, path: str) -> tuple[int, str] | None:
         if raw is None:
             return None
         origin = raw.decode("latin-1")
-        if origin == DEVTOOLS_ORIGIN:
+        if origin == DEVTOOLS_ORIGIN and DEVTOOLS_SOCKET.match(path):
             return None
         parts = urlsplit(origin)
         try:

@@ -196,7 +196,13 @@ async def test_async_calls_never_call_sync_get_connection_on_the_loop(
 
 
 def live_urls_json(live: str) -> dict[str, Any]:
-    return {"debuggerUrl": live, "debuggerFullscreenUrl": live, "wsUrl": "ws://bb.test/x", "pages": []}
+    # As browserbase-local answers: debuggerUrl is Chromium's DevTools (for developers), the person's
+    # viewer is debuggerFullscreenUrl, which the session link shows with its status line (no fullscreen=1).
+    devtools = (
+        "devtools://devtools/bundled/inspector.html?ws=bb.test/sessions/s-1/devtools/page/T%3Ftoken%3Dt"
+    )
+    viewer = f"{live}&fullscreen=1" if "?" in live else live
+    return {"debuggerUrl": devtools, "debuggerFullscreenUrl": viewer, "wsUrl": "ws://bb.test/x", "pages": []}
 
 
 @pytest.mark.parametrize("asynchronous", [False, True], ids=["sync", "async"])

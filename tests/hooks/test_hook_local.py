@@ -48,8 +48,11 @@ def test_session_lifecycle(local_hook: BrowserbaseHook) -> None:
         ]
         # The live view's link carries the capability only /debug (with the API key) hands out.
         link = local_hook.session_url(created.id)
-        assert link == local_hook.get_live_urls(created.id).debugger_url
+        viewer = local_hook.get_live_urls(created.id).debugger_fullscreen_url
+        assert viewer is not None
+        assert link == viewer.replace("&fullscreen=1", "")  # the person's viewer, with its status line
         assert f"/sessions/{created.id}/live?token=" in link
+        assert "fullscreen" not in link
     finally:
         ended = local_hook.end_session(created.id, wait=True, wait_timeout=30, poll_interval=0.2)
     assert ended is not None

@@ -185,7 +185,7 @@ def test_live_view_urls_open_the_viewer_with_an_expiring_token(
     with pytest.raises(websockets.exceptions.InvalidStatus) as late:
         websockets.sync.client.connect(short["wsUrl"])
     assert late.value.response.status_code == 401
-    assert api.get(short["debuggerUrl"]).status_code == 401
+    assert api.get(short["debuggerFullscreenUrl"]).status_code == 401
 
 
 def test_logs_record_cdp_calls(api: httpx.Client, browser: Browser, session, server) -> None:

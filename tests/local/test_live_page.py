@@ -43,7 +43,8 @@ def test_live_session_page_is_the_viewer_of_its_pages_with_the_debug_token(
         assert "/live/ws" not in bare.text
 
         handed_out = api.get(f"/v1/sessions/{created['id']}/debug").json()
-        url = handed_out["debuggerUrl"]  # what the hook's session_url() links to for a local server
+        # What the hook's session_url() links to for a local server: the viewer with its status line.
+        url = handed_out["debuggerFullscreenUrl"].replace("&fullscreen=1", "")
         assert url.startswith(session_url_for(server.base_url, created["id"]) + "?token=")
         page = httpx.get(url)
         assert page.status_code == 200, page.text

@@ -82,7 +82,8 @@ def test_a_token_opens_only_its_own_session(browser_api: httpx.Client, browser_s
         assert first["id"] not in token  # random per session, not derived from the id
         other_socket = live["wsUrl"].replace(first["id"], second["id"])
         assert _refused_socket(other_socket) == 401
-        assert httpx.get(live["debuggerUrl"].replace(first["id"], second["id"])).status_code == 401
+        viewer = live["debuggerFullscreenUrl"]
+        assert httpx.get(viewer.replace(first["id"], second["id"])).status_code == 401
         with websockets.sync.client.connect(live["wsUrl"], max_size=None) as ws:  # its own: opens
             assert cdp(ws, 1, "Target.getTargets")["result"]["targetInfos"]
     finally:
@@ -104,7 +105,7 @@ def test_the_live_view_ends_with_the_session(browser_api: httpx.Client) -> None:
         with pytest.raises(websockets.exceptions.ConnectionClosed):
             _drain(ws)
     assert _refused_socket(live["wsUrl"]) == 401
-    ended = httpx.get(live["debuggerUrl"])
+    ended = httpx.get(live["debuggerFullscreenUrl"])
     assert "has ended" in ended.text
     assert "data-socket" not in ended.text
     assert browser_api.get(f"/v1/sessions/{created['id']}/debug").status_code == 410

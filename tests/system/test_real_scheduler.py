@@ -378,7 +378,8 @@ def test_create_session_task_links_to_the_live_session(
     # The live view with the session's capability, which only /debug (with the API key) hands out.
     headers = {"X-BB-API-Key": local_server.api_key}
     debug = httpx.get(f"{local_server.base_url}/v1/sessions/{session_id}/debug", headers=headers)
-    expected = debug.raise_for_status().json()["debuggerUrl"]
+    # The person's viewer (debuggerFullscreenUrl) with its status line; debuggerUrl is DevTools.
+    expected = debug.raise_for_status().json()["debuggerFullscreenUrl"].replace("&fullscreen=1", "")
     assert expected.startswith(f"{local_server.base_url}/sessions/{session_id}/live?token=")
     page = _ui_page(ui_browser, cluster, f"{run_path}/{SENSOR}/details")
     try:
