@@ -55,6 +55,10 @@ def uvicorn_server(app: FastAPI, **overrides: Any) -> uvicorn.Server:
         "ws_max_size": limits.max_ws_message_size,
         "ws_ping_interval": 20.0,
         "ws_ping_timeout": 20.0,
+        # No permessage-deflate: compressing every CDP answer (a screenshot is megabytes of base64) was
+        # 69% of the server's CPU in a screenshot loop (benchmarks/bench_proxy.py, issue 17). Chromium's
+        # own DevTools websocket does not compress either, so clients see what a direct connection gives.
+        "ws_per_message_deflate": False,
         "limit_concurrency": limits.max_connections,
         "h11_max_incomplete_event_size": MAX_HEADER_BYTES,
         "timeout_graceful_shutdown": 5,
