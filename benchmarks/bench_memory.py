@@ -186,7 +186,8 @@ def run(quick: bool) -> Result:
     result.notes.append(
         f"{rounds} round(s) of {count} idle sessions and {count} launched browsers, all alive at once and "
         f"read at the same moment (PSS splits a shared page among every process mapping it, other "
-        f"browsers on the machine included), medians; PSS read {SETTLE:g} s after the last start. Chromium processes per browser: ours "
+        f"browsers on the machine included), medians; PSS read {SETTLE:g} s after the last start. "
+        f"Chromium processes per browser: ours "
         f"{median([o['processes'] for o in rounds_]):.0f}, launch "
         f"{median([r['reference_processes'] for r in rounds_]):.0f}. "
         "Playwright's launch adds its own switches (`--disable-extensions`, `--disable-back-forward-cache`, "
