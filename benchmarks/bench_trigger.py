@@ -299,18 +299,23 @@ def _one_run(mode: str, server: ServerProcess, count: int, interval: float, spre
     }
 
 
+def _connections(watchers: int) -> tuple[str, str]:
+    return ("--max-connections", str(2 * watchers + 100))
+
+
 def run(quick: bool) -> Result:
     counts, interval, spread, runs = ((20, 60), 1.0, 2.0, 1) if quick else ((1000, 5000), 5.0, 30.0, 2)
     count, large = counts
     result = Result("trigger scale")
     measured: dict[str, list[dict[str, Any]]] = {"ours": [], "sdk": []}
     scaled: list[dict[str, Any]] = []
-    with ServerProcess("--no-browser", "--max-sessions", str(count + 10)) as server:
+    # The SDK's client per watcher opens one connection each: above the server's default bound (256).
+    with ServerProcess("--no-browser", "--max-sessions", str(count + 10), *_connections(count)) as server:
         for _ in range(runs):
             for mode in ("ours", "sdk"):
                 measured[mode].append(_one_run(mode, server, count, interval, spread))
     # The larger count runs ours only: the SDK's client per watcher needs ~0.9 GB per 1,000 watchers.
-    with ServerProcess("--no-browser", "--max-sessions", str(large + 10)) as server:
+    with ServerProcess("--no-browser", "--max-sessions", str(large + 10), *_connections(large)) as server:
         scaled.append(_one_run("ours", server, large, interval, spread))
 
     def agg(mode: str, key: str) -> float:
