@@ -44,6 +44,7 @@ EXPECTED_ROWS = [
     ("throughput", "4 page tasks, 4 slots, wall: `@task.browserbase`"),
     ("throughput", "4 page tasks, 4 slots, CPU of everything"),
     ("throughput", "ours against the CPU floor"),
+    ("throughput", "cores the 4 tasks got"),
     ("throughput", "tasks failed: ours / reference"),
     ("CDP proxy overhead", "2 full-page screenshots + 20 `evaluate` round trips"),
     ("CDP proxy overhead", "of which screenshots"),
