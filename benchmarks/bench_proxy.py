@@ -92,6 +92,8 @@ def _start_direct_chromium(folder: Path) -> tuple[subprocess.Popen[bytes], str]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         cwd=folder,
+        # Chromium's own temp folder (its singleton socket) inside ours, removed with it.
+        env={**os.environ, "TMPDIR": str(folder)},
         start_new_session=True,
     )
     port_file = folder / "DevToolsActivePort"

@@ -236,23 +236,22 @@ def _side(side: str, tasks: int, alone: int, settle: float) -> dict[str, Any]:
     )
     with ServerProcess(*options, demo=True) as server:
         init = (server.base_url, side)
-        with ctx.Pool(1, initializer=_init_worker, initargs=init) as single:
-            single.map(_task, [-1])  # warm-up: first connect, Chromium's disk caches
+        with ctx.Pool(SLOTS, initializer=_init_worker, initargs=init) as pool:
+            pool.map(_warm, range(SLOTS), chunksize=1)
+            pool.apply(_task, (-1,))  # warm-up: first connect, Chromium's disk caches
             time.sleep(settle)
+            # One task alone, profiled; then tasks alone, counted (the profiler's own sampling is not).
             profiler = Profiler(server.pid)
             profiler.start()
-            profiled = single.apply(_task, (-2,))
+            profiled = pool.apply(_task, (-2,))
             time.sleep(settle)
             profiler.stop.set()
             profiler.join()
             cpu, solo = cpu_so_far(), []
             for i in range(alone):
-                solo.append(single.apply(_task, (-3 - i,)))
+                solo.append(pool.apply(_task, (-3 - i,)))
                 time.sleep(settle)
             cpu_per_task = (cpu_so_far() - cpu) / alone
-        with ctx.Pool(SLOTS, initializer=_init_worker, initargs=init) as pool:
-            pool.map(_warm, range(SLOTS), chunksize=1)
-            time.sleep(settle)
             cpu, start = cpu_so_far(), time.perf_counter()
             runs = list(pool.imap_unordered(_task, range(tasks), chunksize=1))
             wall = time.perf_counter() - start

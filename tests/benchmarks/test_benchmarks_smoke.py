@@ -57,6 +57,7 @@ EXPECTED_ROWS = [
 
 
 @pytest.mark.browser
+@pytest.mark.timeout(900)  # seven benchmarks, each starting servers and browsers: minutes on a busy machine
 def test_quick_run_produces_every_row(tmp_path: Path) -> None:
     output = tmp_path / "latest.md"
     proc = subprocess.run(
