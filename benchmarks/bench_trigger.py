@@ -299,14 +299,24 @@ def _one_run(mode: str, server: ServerProcess, count: int, interval: float, spre
     }
 
 
+def _connections(watchers: int) -> tuple[str, str]:
+    return ("--max-connections", str(2 * watchers + 100))
+
+
 def run(quick: bool) -> Result:
-    count, interval, spread, runs = (50, 1.0, 3.0, 1) if quick else (1000, 5.0, 30.0, 2)
+    counts, interval, spread, runs = ((20, 60), 1.0, 2.0, 1) if quick else ((1000, 5000), 5.0, 30.0, 2)
+    count, large = counts
     result = Result("trigger scale")
     measured: dict[str, list[dict[str, Any]]] = {"ours": [], "sdk": []}
-    with ServerProcess("--no-browser", "--max-sessions", str(count + 10)) as server:
+    scaled: list[dict[str, Any]] = []
+    # The SDK's client per watcher opens one connection each: above the server's default bound (256).
+    with ServerProcess("--no-browser", "--max-sessions", str(count + 10), *_connections(count)) as server:
         for _ in range(runs):
             for mode in ("ours", "sdk"):
                 measured[mode].append(_one_run(mode, server, count, interval, spread))
+    # The larger count runs ours only: the SDK's client per watcher needs ~0.9 GB per 1,000 watchers.
+    with ServerProcess("--no-browser", "--max-sessions", str(large + 10), *_connections(large)) as server:
+        scaled.append(_one_run("ours", server, large, interval, spread))
 
     def agg(mode: str, key: str) -> float:
         return median([r[key] for r in measured[mode]])
@@ -361,8 +371,8 @@ def run(quick: bool) -> Result:
             ours=f"{ms(median(all_ours))} / {ms(worst)}",
             reference=f"{ms(median(all_sdk))} / {ms(max(all_sdk, default=nan))} (SDK)",
             ratio=median(all_ours) / median(all_sdk) if all_sdk else None,
-            target=f"every event, max ≤ poll interval ({interval:g} s)",
-            met=delivered and worst <= interval,
+            target=f"every event; each ≤ one interval ({interval:g} s) + that poll's round trip",
+            met=delivered and worst_seen <= interval,
         )
     )
     result.rows.append(
@@ -371,7 +381,7 @@ def run(quick: bool) -> Result:
             ours=f"{ms(median(seen_ours))} / {ms(worst_seen)}",
             reference=f"{ms(median(seen_sdk))} / {ms(max(seen_sdk, default=nan))} (SDK)",
             ratio=None,
-            target="— (the cadence: ≤ one interval)",
+            target="— (the cadence: ≤ one interval; the target above)",
             met=None,
         )
     )
@@ -385,6 +395,32 @@ def run(quick: bool) -> Result:
             met=None,
         )
     )
+    big = scaled[0]
+    big_seen = max(big["seen"], default=float("inf"))
+    result.rows.append(
+        Row(
+            figure=f"CPU seconds per 1,000 polls, {large} watchers vs {count} (one loop)",
+            ours=f"{big['cpu_per_1000']:.2f} s",
+            reference=f"{ours_cpu:.2f} s ({count} watchers)",
+            ratio=big["cpu_per_1000"] / ours_cpu,
+            target="≤ 1.25× (linear: the same CPU per poll)",
+            met=big["cpu_per_1000"] <= 1.25 * ours_cpu,
+        )
+    )
+    result.rows.append(
+        Row(
+            figure=f"{large} watchers: session end → event delay, median / max; peak connections",
+            ours=f"{ms(median(big['delays']))} / {ms(max(big['delays'], default=float('inf')))}; "
+            f"{big['max_connections']}",
+            reference="—",
+            ratio=None,
+            target=f"every event; each ≤ one interval + its poll's round trip; ≤ {POOL_BOUND} connections",
+            met=big["events"] == large
+            and big["success"] == large
+            and big_seen <= interval
+            and 0 < big["max_connections"] <= POOL_BOUND,
+        )
+    )
     polls = {mode: int(agg(mode, "polls")) for mode in measured}
     result.notes.append(
         f"{runs} run(s) per client of {count} API-only sessions, each released at a random time within "
@@ -393,7 +429,12 @@ def run(quick: bool) -> Result:
         f"{[r['success'] for r in measured['ours']]}, SDK {[r['success'] for r in measured['sdk']]}; "
         f"releases refused: {sum(r['release_failures'] for rs in measured.values() for r in rs)}. "
         "Connections: sockets of the child connected to the server's port (psutil, every 0.25 s, "
-        "TIME_WAIT excluded). Memory: peak RSS minus RSS after imports, before the watchers exist."
+        "TIME_WAIT excluded). Memory: peak RSS minus RSS after imports, before the watchers exist. "
+        f"The delay's target is one interval plus one round trip: a session can end just after a poll "
+        f"began, and the poll that sees it needs its own answer; so each event's end → start of the poll "
+        f"that saw it must be ≤ the interval. {large} watchers (ours only, one run): "
+        f"{big['polls']} polls, end → its poll max {ms(big_seen)}, round trip median "
+        f"{ms(median(big['round_trips']))}, memory growth {big['rss_growth'] / 2**20:.0f} MB."
     )
     return result
 

@@ -11,6 +11,7 @@ import argparse
 import datetime as dt
 import os
 import sys
+import threading
 import time
 import traceback
 from pathlib import Path
@@ -18,6 +19,8 @@ from pathlib import Path
 from benchmarks import (
     bench_api,
     bench_import,
+    bench_memory,
+    bench_proxy,
     bench_recording,
     bench_session,
     bench_throughput,
@@ -32,8 +35,30 @@ BENCHMARKS = {
     "session": bench_session,
     "throughput": bench_throughput,
     "recording": bench_recording,
+    "proxy": bench_proxy,
+    "memory": bench_memory,
 }
 DEFAULT_OUTPUT = REPO / "benchmarks" / "results" / "latest.md"
+
+
+class LoadSampler(threading.Thread):
+    """The machine's 1-minute load average every 20 s: how shared the machine was while it ran."""
+
+    def __init__(self) -> None:
+        super().__init__(name="load", daemon=True)
+        self.samples: list[float] = []
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        while True:
+            self.samples.append(os.getloadavg()[0])
+            if self.stop.wait(20):
+                return
+
+    def summary(self) -> str:
+        values = sorted(self.samples) or [float("nan")]
+        middle = values[len(values) // 2]
+        return f"1-minute load average sampled every 20 s: median {middle:.1f}, max {values[-1]:.1f}"
 
 
 def report(results: list[Result], quick: bool, elapsed: float, info: dict[str, str]) -> str:
@@ -63,6 +88,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="where to write the report")
     args = parser.parse_args(argv)
     info = machine()
+    load = LoadSampler()
+    load.start()
     started = time.monotonic()
     results: list[Result] = []
     failed = False
@@ -79,6 +106,8 @@ def main(argv: list[str] | None = None) -> int:
             row = Row("benchmark failed", type(exc).__name__, "—", None, "runs", False)
             results.append(Result(name, [row], [str(exc)]))
         print(f"[benchmarks] {name}: {time.monotonic() - begun:.0f} s", file=sys.stderr, flush=True)
+    load.stop.set()
+    info["load while running"] = load.summary()
     text = report(results, args.quick, time.monotonic() - started, info)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(text + "\n")

@@ -58,7 +58,12 @@ FLAGS = (
     "--disable-backgrounding-occluded-windows",
     "--disable-renderer-backgrounding",
     "--enable-features=CDPScreenshotNewSurface",
-    "--disable-features=PaintHolding,MediaRouter,OptimizationHints,HttpsUpgrades",
+    # PreloadTopChromeWebUI and the WebUIOmnibox* features: headless Chromium 156 still preloads the
+    # omnibox popup's WebUI pages (chrome://omnibox-popup.top-chrome/, browser UI no page can reach or
+    # see, and headless shows no omnibox) in a renderer of their own: 60-80 MB PSS and ~0.5 CPU s per
+    # browser start, measured in benchmarks/bench_memory.py (issue 17).
+    "--disable-features=PaintHolding,MediaRouter,OptimizationHints,HttpsUpgrades,PreloadTopChromeWebUI,"
+    "WebUIOmniboxPopup,WebUIOmniboxAimPopup,WebUIOmniboxFullPopup",
     "--hide-scrollbars",
     "--mute-audio",
     "--password-store=basic",

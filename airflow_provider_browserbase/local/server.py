@@ -58,6 +58,10 @@ def uvicorn_server(app: FastAPI, **overrides: Any) -> uvicorn.Server:
         "ws_ping_timeout": 20.0,
         # No limit_concurrency: it would refuse HTTP requests only; ConnectionLimitMiddleware refuses
         # WebSocket handshakes too, reading the count of the server_state bound below.
+        # No permessage-deflate: compressing every CDP answer (a screenshot is megabytes of base64) was
+        # 69% of the server's CPU in a screenshot loop (benchmarks/bench_proxy.py, issue 17). Chromium's
+        # own DevTools websocket does not compress either, so clients see what a direct connection gives.
+        "ws_per_message_deflate": False,
         "h11_max_incomplete_event_size": MAX_HEADER_BYTES,
         "timeout_graceful_shutdown": 5,
         "log_level": "warning",
