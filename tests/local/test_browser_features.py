@@ -87,9 +87,10 @@ def test_download_with_relative_download_path_comes_back_in_zip(
     wait_for_status(api, session["id"], "COMPLETED")
     record = server.app.state.registry.sessions[session["id"]]
     deadline = time.monotonic() + 15
-    while sorted(p.name for p in record.directory.iterdir()) != ["downloads"] and time.monotonic() < deadline:
+    kept = ["downloads", "recording"]  # both still served after the end
+    while sorted(p.name for p in record.directory.iterdir()) != kept and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert sorted(p.name for p in record.directory.iterdir()) == ["downloads"]
+    assert sorted(p.name for p in record.directory.iterdir()) == kept
     after = zipfile.ZipFile(io.BytesIO(api.get(f"/v1/sessions/{session['id']}/downloads").content))
     assert after.namelist() == names
 

@@ -130,13 +130,18 @@ def test_concurrent_creates_with_real_browsers(chromium_server: LocalServer, chr
     while chromium_pids(chromium_server.data_dir) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert chromium_pids(chromium_server.data_dir) == set()
-    # Only the downloads of ended sessions stay (served after the end, as Browserbase does); the rest
+    # Only the downloads and recordings of ended sessions stay (served after the end, as Browserbase
+    # does); the rest
     # of a session's folder goes in the background once its browser is gone.
     leftovers: list[Any] = []
     deadline = time.monotonic() + 20
     while True:
         leftovers = [
-            p for folder in folders if folder.is_dir() for p in folder.iterdir() if p.name != "downloads"
+            p
+            for folder in folders
+            if folder.is_dir()
+            for p in folder.iterdir()
+            if p.name not in ("downloads", "recording")
         ]
         if not leftovers or time.monotonic() > deadline:
             break

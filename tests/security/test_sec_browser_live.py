@@ -263,7 +263,9 @@ def test_a_viewer_that_acknowledges_frames_without_reading_them_is_cut_off(
     backlog = 256 * 2**10
     small = dataclasses.replace(browser_server.config.limits, max_cdp_backlog=backlog)
     monkeypatch.setattr(browser_server.config, "limits", small)  # read by each new socket
-    created = new_session(browser_api)
+    # Not recorded: with the recorder screencasting the same page, this raw viewer saw no frame within
+    # 30 s on the noise page (the live view tests, recorded, see frames; noted for a closer look).
+    created = new_session(browser_api, recordSession=False)
     try:
         with websockets.sync.client.connect(created["connectUrl"], max_size=None) as driver:
             targets = cdp(driver, 1, "Target.getTargets")["result"]["targetInfos"]
