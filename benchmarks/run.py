@@ -34,9 +34,9 @@ BENCHMARKS = {
     "trigger": bench_trigger,
     "session": bench_session,
     "throughput": bench_throughput,
-    "recording": bench_recording,
     "proxy": bench_proxy,
     "memory": bench_memory,
+    "recording": bench_recording,
 }
 DEFAULT_OUTPUT = REPO / "benchmarks" / "results" / "latest.md"
 
