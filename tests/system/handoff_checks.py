@@ -63,14 +63,19 @@ def _parked(cluster: AirflowCluster, run_id: str, times: int) -> None:
     before the worker that parked it finishes; an answer in between resumes the task while that worker is
     still running, and when it finishes the scheduler fails the resumed task ("finished with state
     success, but the task instance's state attribute is running"). A person takes longer than that; the
-    test waits for the worker's own "Workload finished" line.
+    test waits until the scheduler has processed the worker's end (its "TaskInstance Finished" line with
+    ``state=awaiting_input``).
     """
     ti_id = next(ti["id"] for ti in cluster.task_instances(HANDOFF_DAG, run_id) if ti["task_id"] == HANDOFF)
 
     def finished() -> bool:
         lines = cluster.log_path("scheduler").read_text(errors="replace").splitlines()
+        # The scheduler's own record of the parking worker's end: the supervisor's "Workload finished" line
+        # comes a moment before the scheduler has processed that end, and an answer in between still races.
         parked = [
-            x for x in lines if "Workload finished" in x and "final_state=awaiting_input" in x and ti_id in x
+            x
+            for x in lines
+            if "TaskInstance Finished:" in x and f"ti_id={ti_id}," in x and "state=awaiting_input," in x
         ]
         return len(parked) >= times
 
