@@ -215,8 +215,12 @@ def test_the_viewer_shows_the_page_and_a_click_in_it_reaches_the_page(
         viewer.mouse.click(box["x"] + 150 * box["width"] / size[0], box["y"] + 60 * box["height"] / size[1])
         page.wait_for_function("document.getElementById('go').textContent === 'clicked'", timeout=10000)
         assert page.evaluate("getComputedStyle(document.body).backgroundColor") == "rgb(255, 0, 0)"
-        # ...and the viewer shows the result: a frame with the red page arrives.
-        viewer.wait_for_timeout(500)
+        # ...and the viewer shows the result: a frame with the red page arrives (waited for, not slept
+        # for: on a loaded machine the next frame can take well over the half second once allowed).
+        viewer.wait_for_function(
+            f"(() => {{ const p = ({CORNER_PIXEL})(); return p[0] > 200 && p[1] < 60 && p[2] < 60; }})()",
+            timeout=15000,
+        )
         viewer.screenshot(path=shot)
         pixel = viewer.evaluate(CORNER_PIXEL)
         assert pixel[0] > 200
