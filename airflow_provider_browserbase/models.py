@@ -24,7 +24,7 @@ import threading
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from pydantic import (
     AliasChoices,
@@ -500,6 +500,42 @@ def session_secrets(session: Session) -> tuple[str, ...]:
     url = getattr(session, "connect_url", None)
     if url and not (len(key) >= max(_MIN_MASKABLE_KEY, _masker_min_length()) and key in url):
         found.append(url)
+    return tuple(found)
+
+
+# Query parameters whose value is a capability: a URL that carries one verbatim is covered by masking it.
+_CAPABILITY_PARAMETERS = frozenset({"token", "signingKey"})
+
+
+def _capabilities(url: str, depth: int = 0) -> list[str]:
+    found: list[str] = []
+    for name, value in parse_qsl(urlsplit(url).query, keep_blank_values=False):
+        if name in _CAPABILITY_PARAMETERS:
+            found.append(value)
+        elif "?" in value and depth < 2:  # a URL inside a parameter (the DevTools frontend's ``ws=``)
+            found += _capabilities(value, depth + 1)
+    return found
+
+
+def live_url_secrets(urls: Iterable[str | None]) -> tuple[str, ...]:
+    """
+    The strings to register with a log masker so that live-view URLs never print usably.
+
+    The same rule as :func:`session_secrets`: a URL that carries its capability (a ``token`` or
+    ``signingKey`` parameter, browserbase-local's live-view token) verbatim is covered by masking that
+    value alone, and prints as ``.../live?token=***``; one token serves every URL of a session, so a
+    session adds one secret to the masker instead of one per URL (each new secret recompiles the masker's
+    regex over all of them). A URL without one verbatim (Browserbase's own debugger URLs, where the URL
+    itself is the capability) is masked whole.
+    """
+    minimum = max(_MIN_MASKABLE_KEY, _masker_min_length())
+    found: dict[str, None] = {}
+    for url in urls:
+        if not url:
+            continue
+        tokens = [t for t in _capabilities(url) if len(t) >= minimum and t in url]
+        for secret in tokens or [url]:
+            found[secret] = None
     return tuple(found)
 
 

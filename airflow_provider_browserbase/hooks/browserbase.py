@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+import ssl
 import time
 import warnings
 from functools import cached_property
@@ -93,6 +94,28 @@ async def _amask(secret: str) -> None:
         mask_secret(secret)
     else:
         await amask_secret(secret)
+
+
+def _plain_http_without_proxies(base_url: str) -> bool:
+    if not base_url.startswith("http://"):
+        return False
+    import urllib.request  # httpx reads the same variables (``trust_env``); only ``no_proxy`` is harmless
+
+    return not any(scheme != "no" for scheme in urllib.request.getproxies())
+
+
+def _unused_tls_context() -> ssl.SSLContext:
+    """
+    The TLS context of a client whose API is plain ``http://`` (``browserbase-local``) and no proxy applies.
+
+    httpx builds its default context when a client is made, loading the system's CA bundle: ~40 ms of CPU
+    per client, in every task (``python -m benchmarks --only throughput`` profiles it), for TLS that such
+    a client never uses. This context verifies as strictly as the default (certificate and host name
+    required) but trusts no authority, so if anything ever led the client to an ``https://`` URL the
+    handshake would fail rather than trust it. With a proxy from the environment the default is kept (the
+    proxy itself may be ``https://``).
+    """
+    return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
 
 
 class BrowserbaseHook(BaseHook):
@@ -233,7 +256,7 @@ class BrowserbaseHook(BaseHook):
         return self.conn_settings.project_id
 
     def _client_options(self, settings: ConnectionSettings) -> dict[str, Any]:
-        return {
+        options: dict[str, Any] = {
             "base_url": settings.base_url,
             "headers": {
                 "X-BB-API-Key": settings.api_key,
@@ -242,6 +265,9 @@ class BrowserbaseHook(BaseHook):
             },
             "timeout": httpx.Timeout(self.api_timeout, connect=self.connect_timeout),
         }
+        if _plain_http_without_proxies(settings.base_url):
+            options["verify"] = _unused_tls_context()
+        return options
 
     def get_conn(self) -> httpx.Client:
         """The hook's pooled sync client, created on first use."""

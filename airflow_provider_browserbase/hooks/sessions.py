@@ -53,6 +53,7 @@ from airflow_provider_browserbase.models import (
     SessionLiveURLs,
     SessionStatus,
     build_metadata_query,
+    live_url_secrets,
     session_secrets,
     settings_warnings,
     validate_session_settings,
@@ -306,7 +307,7 @@ def get_live_urls(session_id: str, expires_in: int | None = None) -> Operation[S
         urls = [live.debugger_fullscreen_url, live.debugger_url, live.ws_url]
         for page in live.pages:
             urls += [page.debugger_url, page.debugger_fullscreen_url]
-        yield Mask(tuple(u for u in urls if u))
+        yield Mask(live_url_secrets(urls))
         return live
 
     return flow

@@ -264,3 +264,40 @@ def test_connection_form_widgets(monkeypatch: pytest.MonkeyPatch) -> None:
     assert field.label == "Project ID"
     assert field.kwargs["widget"] == "text-widget"
     assert field.kwargs["validators"] == ["optional"]
+
+
+def _tls_context(client: httpx.Client | httpx.AsyncClient) -> Any:
+    return client._transport._pool._ssl_context  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("host", "proxy", "trusts_authorities"),
+    [
+        ("http://bb.test", None, False),  # browserbase-local: no CA bundle loaded for TLS it never uses
+        ("https://api.browserbase.com", None, True),
+        ("http://bb.test", "https://proxy.corp.test:3128", True),  # a proxy may be https: the default
+    ],
+    ids=["plain-http", "https", "plain-http-behind-a-proxy"],
+)
+def test_the_clients_tls_context(
+    monkeypatch: pytest.MonkeyPatch, host: str, proxy: str | None, trusts_authorities: bool
+) -> None:
+    import ssl
+
+    monkeypatch.setenv("AIRFLOW_CONN_BB_TLS", connection_json(host=host))
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    if proxy:
+        monkeypatch.setenv("HTTP_PROXY", proxy)
+    hook = BrowserbaseHook(browserbase_conn_id="bb_tls")
+    try:
+        contexts = [_tls_context(hook.get_conn())]
+        contexts.append(_tls_context(asyncio.run(hook.aget_conn())))
+        for context in contexts:
+            # Always as strict as httpx's default; only the plain-http one trusts no authority, so it
+            # could never complete a handshake if something led it to https.
+            assert context.verify_mode == ssl.CERT_REQUIRED
+            assert context.check_hostname
+            assert (context.cert_store_stats()["x509_ca"] > 0) is trusts_authorities
+    finally:
+        hook.close()

@@ -255,3 +255,53 @@ def test_a_key_too_short_to_trust_masks_the_whole_url(api: ScriptedApi, hook: Br
 
     created = create_with_credentials(api, hook, "ws://bb.test/?signingKey=short-key", "short-key")
     assert _secrets_masker().redact(f"url {created.connect_url}") == "url ***"
+
+
+def live_answer(fullscreen: str, debugger: str, ws: str) -> dict[str, Any]:
+    page = {"id": "p1", "url": "about:blank", "title": "", "faviconUrl": "", "debuggerUrl": debugger}
+    return {
+        "debuggerFullscreenUrl": fullscreen,
+        "debuggerUrl": debugger,
+        "wsUrl": ws,
+        "pages": [{**page, "debuggerFullscreenUrl": fullscreen + "&page=p1"}],
+    }
+
+
+def test_live_urls_carrying_a_token_mask_the_token_once(api: ScriptedApi, hook: BrowserbaseHook) -> None:
+    from airflow.sdk._shared.secrets_masker.secrets_masker import _secrets_masker
+
+    # browserbase-local's shapes: the token in the query, and percent-encoded inside the frontend's ws=.
+    token = "1764480000.0123456789abcdef0123456789abcdef01234567"
+    fullscreen = f"http://bb.test/sessions/s-1/live?token={token}&fullscreen=1"
+    debugger = f"devtools://devtools/bundled/inspector.html?ws=bb.test/sessions/s-1/devtools/page/p1%3Ftoken%3D{token}"
+    ws = f"ws://bb.test/sessions/s-1/live/ws?token={token}"
+    api.on("GET", "/v1/sessions/s-1/debug", httpx.Response(200, json=live_answer(fullscreen, debugger, ws)))
+    masker = _secrets_masker()
+    before = len(masker.patterns)
+    live = hook.get_live_urls("s-1")
+    # One secret for the five URLs (each new one recompiles the masker's regex over all), and each URL
+    # prints with its host and path readable and its capability hidden.
+    assert len(masker.patterns) - before == len(set(masker._adaptations(token)))
+    assert (
+        masker.redact(live.debugger_fullscreen_url)
+        == "http://bb.test/sessions/s-1/live?token=***&fullscreen=1"
+    )
+    assert masker.redact(live.ws_url) == "ws://bb.test/sessions/s-1/live/ws?token=***"
+    assert token not in masker.redact(live.debugger_url)
+    assert token not in masker.redact(live.pages[0].debugger_fullscreen_url)
+
+
+def test_live_urls_without_a_token_are_masked_whole(api: ScriptedApi, hook: BrowserbaseHook) -> None:
+    from airflow.sdk._shared.secrets_masker.secrets_masker import _secrets_masker
+
+    # Browserbase's own shapes: the URL itself is the capability; a token too short to trust is no help.
+    fullscreen = (
+        "https://www.browserbase.com/devtools-fullscreen/inspector.html?wss=connect.bb.test/debug/s-2/p1"
+    )
+    debugger = "https://www.browserbase.com/devtools/inspector.html?wss=connect.bb.test/debug/s-2/p1"
+    ws = "wss://connect.bb.test/debug/s-2/devtools/page/p1?token=short"
+    api.on("GET", "/v1/sessions/s-2/debug", httpx.Response(200, json=live_answer(fullscreen, debugger, ws)))
+    live = hook.get_live_urls("s-2")
+    masker = _secrets_masker()
+    for url in (live.debugger_fullscreen_url, live.debugger_url, live.ws_url):
+        assert masker.redact(f"url {url}") == "url ***"
