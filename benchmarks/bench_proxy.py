@@ -7,9 +7,12 @@ set with ``page.set_content`` (the same page on both sides): ``shots`` full-page
 ``evals`` ``page.evaluate`` round trips that read the DOM.
 
 - ours: ``connect_over_cdp(session.connect_url)`` of a session of ``browserbase-local --pool-size 0`` in
-  its own process (the session's settings agent attached, as every session has);
+  its own process (the session's settings agent attached, as every session has), created with
+  ``recordSession: false``: a recorded session also runs a screencast, whose cost is the recording
+  benchmark's row, not the proxy's;
 - reference: ``connect_over_cdp`` to the same Chromium executable started by the child with the server's
-  own switches, except ``--remote-debugging-port=0`` instead of ``--remote-debugging-pipe``.
+  own switches, except ``--remote-debugging-port=0`` instead of ``--remote-debugging-pipe``, its page
+  set to the session's default viewport (1280 x 720), so both sides render and encode the same PNGs.
 
 Why that reference: with the pipe Chromium has no port, so "Playwright connected to the same Chromium
 directly" needs one. Of the two candidates, ``connect_over_cdp`` to a port keeps everything but the proxy
@@ -50,6 +53,8 @@ from benchmarks._common import (
 )
 
 # A long page: text, boxes and a table, about 3,300 CSS pixels tall.
+# browserbase-local's default viewport (``local/emulation.py``), given to the direct page too.
+VIEWPORT = {"width": 1280, "height": 720}
 _BLOCK = (
     "<section><h2>Section {i}</h2><p>{text}</p><div class='row'>{boxes}</div><table>{rows}</table></section>"
 )
@@ -163,7 +168,9 @@ def child(argv: list[str] | None = None) -> None:
         with sync_playwright() as playwright:
 
             def ours(shots: int, evals: int) -> None:
-                session = api.post("/v1/sessions", json={}).json()
+                # Not recorded: the recording's screencast is measured on its own (recording cost); here
+                # only the proxy differs between the sides.
+                session = api.post("/v1/sessions", json={"recordSession": False}).json()
                 browser = playwright.chromium.connect_over_cdp(session["connectUrl"])
                 page = browser.contexts[0].pages[0]
                 page.set_content(html)
@@ -181,6 +188,7 @@ def child(argv: list[str] | None = None) -> None:
             def reference(shots: int, evals: int) -> None:
                 browser = playwright.chromium.connect_over_cdp(endpoint)
                 page = browser.contexts[0].pages[0]
+                page.set_viewport_size(VIEWPORT)  # the session's default viewport: the same page, same PNGs
                 page.set_content(html)
                 shots_s, evals_s, _ = _workload(page, shots, evals)
                 browser.close()
@@ -206,7 +214,7 @@ def child(argv: list[str] | None = None) -> None:
 
 
 def run(quick: bool) -> Result:
-    shots, evals, rounds = (2, 20, 1) if quick else (50, 500, 2)
+    shots, evals, rounds = (2, 20, 1) if quick else (50, 500, 3)
     result = Result("CDP proxy overhead")
     with ServerProcess("--pool-size", "0", "--max-sessions", "2") as server:
         samples = run_child(
@@ -266,7 +274,9 @@ def run(quick: bool) -> Result:
     result.notes.append(
         f"{rounds} measured rounds after a short warm-up, sides alternating (each round starts with the side "
         "the previous one ended with), medians. The page is "
-        f"{len(long_page()) // 1000} kB of HTML, about 3,300 CSS px tall; a full-page PNG is "
+        f"{len(long_page()) // 1000} kB of HTML, about 4,800 CSS px tall at the 1280 x 720 viewport both "
+        "sides use; our session is not recorded (the recording's screencast has its own row); a full-page "
+        "PNG is "
         f"{med['png'] / shots / 1e6:.2f} MB (base64 on the wire: a third more). CDP traffic carried: the "
         "server's pipe reads and writes during the workload (both directions). The server's CPU includes "
         "its settings agent's work for the session's page, as every session has."
