@@ -358,7 +358,7 @@ def run(quick: bool) -> Result:
             ours=f"{ours_cpu / ours_wall:.2f}",
             reference=f"{ref_cpu / ref_wall:.2f} (launch per task)",
             ratio=None,
-            target="— (below the cores: the machine was shared)",
+            target="— (well below the cores: the machine was shared)",
             met=None,
         )
     )
