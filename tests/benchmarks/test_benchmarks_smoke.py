@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -58,19 +61,46 @@ EXPECTED_ROWS = [
 ]
 
 
+def end_group(proc: subprocess.Popen[str]) -> None:
+    """SIGTERM the process group (servers end their sessions and browsers), then SIGKILL what is left."""
+    for sig, grace in ((signal.SIGTERM, 30.0), (signal.SIGKILL, 10.0)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(proc.pid, 0)
+            except ProcessLookupError:
+                break
+            proc.poll()  # reap the leader, or the group never empties
+            time.sleep(0.1)
+        else:
+            continue
+        break
+    proc.wait()
+
+
 @pytest.mark.browser
 @pytest.mark.timeout(900)  # seven benchmarks, each starting servers and browsers: minutes on a busy machine
 def test_quick_run_produces_every_row(tmp_path: Path) -> None:
     output = tmp_path / "latest.md"
-    proc = subprocess.run(
+    # In a process group of its own, ended as a group on every exit (timeout, failure, a kill of pytest):
+    # the benchmarks start servers and browsers of their own, which a kill of the runner alone would orphan.
+    proc = subprocess.Popen(
         [sys.executable, "-m", "benchmarks", "--quick", "--output", str(output)],
         cwd=REPO,
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        timeout=900,
-        check=False,
+        start_new_session=True,
     )
-    assert proc.returncode == 0, proc.stderr[-4000:]
+    try:
+        stdout, stderr = proc.communicate(timeout=840)  # inside pytest's own 900 s
+    finally:
+        end_group(proc)
+    assert proc.returncode == 0, stderr[-4000:]
     report = output.read_text()
     rows = [line for line in report.splitlines() if line.startswith("| ") and not line.startswith("| ---")]
     header, body = rows[0], rows[1:]
@@ -86,5 +116,5 @@ def test_quick_run_produces_every_row(tmp_path: Path) -> None:
         assert "nan" not in row[2] + row[3] + row[4], row
     assert "## What each benchmark measured" in report
     # The printed table is the written one.
-    printed = proc.stdout.splitlines()
+    printed = stdout.splitlines()
     assert all(row in printed for row in rows)
