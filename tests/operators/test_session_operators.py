@@ -273,7 +273,10 @@ def test_on_kill_ends_the_created_session_unless_keep_alive(
     status_after_kill: str,
 ) -> None:
     task = BrowserbaseCreateSessionOperator(
-        task_id="create", browserbase_conn_id=quick_conn, keep_alive=keep_alive
+        task_id="create",
+        browserbase_conn_id=quick_conn,
+        keep_alive=keep_alive,
+        session_timeout=3600,  # 36 s on the quick server: not timed out before the check, however slow
     )
     summary = task.execute(make_context())
     try:

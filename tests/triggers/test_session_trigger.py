@@ -224,7 +224,9 @@ async def test_non_transient_error_ends_with_error_event(
 
 async def test_deadline_gives_timeout_event(mock_api: Callable[..., list[httpx.Request]]) -> None:
     requests = mock_api([httpx.Response(200, json=session_body("sess-1", "RUNNING"))])
-    (event,) = await collect(make_trigger(end_time=time.time() + 0.2, poll_interval=0.05))
+    # 2 s: the first poll must come before the deadline even on a loaded machine (the trigger times out
+    # at once, by design, when it finds the deadline passed); 0.05 s polls still give many before it.
+    (event,) = await collect(make_trigger(end_time=time.time() + 2, poll_interval=0.05))
     assert event.payload["status"] == "timeout"
     assert event.payload["session_status"] == "RUNNING"
     assert "last status: RUNNING" in event.payload["message"]

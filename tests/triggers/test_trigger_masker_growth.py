@@ -25,7 +25,8 @@ def _patterns() -> set[str]:
 async def test_trigger_polls_register_no_session_secret(quick_server: LocalServer, quick_conn: str) -> None:
     # Sessions made by another client, as in the triggerer: this process has never seen their secrets.
     with httpx.Client(base_url=quick_server.base_url, headers={"X-BB-API-Key": quick_server.api_key}) as api:
-        live, ended = (api.post("/v1/sessions", json={}).json() for _ in range(2))
+        # 3600 s is 36 s on the quick server: "live" is still running when its trigger reads it.
+        live, ended = (api.post("/v1/sessions", json={"timeout": 3600}).json() for _ in range(2))
         api.post(f"/v1/sessions/{ended['id']}", json={"status": "REQUEST_RELEASE"}).raise_for_status()
         before = _patterns()
         events = []
