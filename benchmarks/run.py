@@ -66,7 +66,7 @@ def report(results: list[Result], quick: bool, elapsed: float, info: dict[str, s
     lines = [
         title,
         "",
-        f"Run {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC in {elapsed:.0f} s on: "
+        f"Run {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC in {elapsed:.0f} s on: "
         + "; ".join(f"{key} {value}" for key, value in info.items())
         + f"; load average at the end {', '.join(f'{x:.2f}' for x in os.getloadavg())}.",
         "",

@@ -16,12 +16,12 @@ from __future__ import annotations
 import json
 import re
 import shlex
+import tomllib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import pytest
-import tomllib
 import yaml
 from packaging.requirements import Requirement
 from test_packaging_docs import code_blocks

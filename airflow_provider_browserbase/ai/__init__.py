@@ -12,13 +12,6 @@ provider's core never imports this package, so DAGs that do not use it pay nothi
 
 from __future__ import annotations
 
-import sys
-
-if sys.version_info < (3, 11):  # pragma: no cover - depends on the interpreter
-    raise ImportError(
-        "airflow_provider_browserbase.ai needs Python 3.11 or newer (apache-airflow-providers-common-ai "
-        f"does), this is Python {sys.version_info.major}.{sys.version_info.minor}"
-    )
 try:
     import airflow.providers.common.ai  # noqa: F401
     import pydantic_ai  # noqa: F401

@@ -36,10 +36,10 @@ from airflow_provider_browserbase.operators._session_xcom import mask_session_se
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping, Sequence
+    from typing import Self
 
     from playwright.async_api import Browser, Page, Playwright
     from pydantic_ai._run_context import RunContext
-    from typing_extensions import Self
 
     from airflow_provider_browserbase.models import Session
 

@@ -54,10 +54,10 @@ from airflow_provider_browserbase.models import build_models
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
     from pathlib import Path
+    from typing import Self
 
     from airflow.providers.common.compat.sdk import Connection
     from airflow.sdk import ObjectStoragePath
-    from typing_extensions import Self
 
     from airflow_provider_browserbase.hooks._context import Operation
     from airflow_provider_browserbase.models import (

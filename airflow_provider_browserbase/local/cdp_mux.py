@@ -349,7 +349,7 @@ class MuxCdpConnection:
             if refused is not None:
                 raise CdpError(f"{method}: {json.loads(refused)['error']['message']}")
             reply = await asyncio.wait_for(future, timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise CdpError(f"{method}: no answer within {timeout:g} s") from None
         finally:
             self._waiting.pop(call_id, None)

@@ -322,7 +322,7 @@ class BrowserProcess:
             raise ChromiumLaunchError(
                 f"Chromium exited with code {code} before it answered over CDP: {self.log_tail()}"
             ) from None
-        except asyncio.TimeoutError:
+        except TimeoutError:
             await self.kill()
             raise ChromiumLaunchError(
                 f"Chromium did not answer over CDP within {ready_timeout:.0f} s"
@@ -356,7 +356,7 @@ class BrowserProcess:
                 os.killpg(proc.pid, signal.SIGTERM)
             try:
                 await asyncio.wait_for(proc.wait(), grace)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(proc.pid, signal.SIGKILL)
                 await proc.wait()

@@ -132,7 +132,7 @@ class InspectorSocket:
             if not isinstance(info, dict) or info.get("type") != "page":
                 return False
             attached = await self._call("Target.attachToTarget", {"targetId": target_id, "flatten": True})
-        except (CdpError, asyncio.TimeoutError):
+        except (TimeoutError, CdpError):
             return False
         self.target_id = target_id
         self.page_session = str(attached["sessionId"])
@@ -225,7 +225,7 @@ async def inspector_socket(websocket: WebSocket) -> None:
     inspector = InspectorSocket(websocket, files, registry.config.limits.max_cdp_backlog)
     try:
         channel = await session.browser.open_channel(inspector.deliver)
-    except (CdpError, asyncio.TimeoutError):
+    except (TimeoutError, CdpError):
         await websocket.send_denial_response(PlainTextResponse("the session's browser is gone", 410))
         return
     if not await inspector.attach(channel, websocket.path_params["target_id"]):

@@ -100,7 +100,7 @@ class BodyLimitMiddleware:
                 return await receive()
             try:
                 message = await asyncio.wait_for(receive(), timeout)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 raise BodyTimeoutError(timeout) from None
             if message["type"] == "http.request":
                 state["received"] += len(message.get("body", b""))

@@ -208,7 +208,7 @@ async def cdp_proxy(websocket: WebSocket) -> None:
     if session.browser is not None:
         try:
             conn.channel = await session.browser.open_channel(conn.outbox.put)
-        except (CdpError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, CdpError) as exc:
             log.warning("Session %s: cannot reach its browser: %s", session.id, exc)
             await websocket.send_denial_response(
                 PlainTextResponse("the session's browser is not reachable", status_code=502)

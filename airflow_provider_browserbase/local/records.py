@@ -21,7 +21,7 @@ LIVE = frozenset({"PENDING", "RUNNING"})
 
 
 def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 def iso(value: dt.datetime | None) -> str | None:

@@ -284,7 +284,7 @@ class SessionProxy:
                     up_writer.close()
                     await self._bad_gateway(writer, f"upstream {route.label} answered {code}")
                     return
-        except (OSError, asyncio.TimeoutError, asyncio.IncompleteReadError) as exc:
+        except (TimeoutError, OSError, asyncio.IncompleteReadError) as exc:
             self._unreachable(route, target, exc)
             await self._bad_gateway(writer, f"cannot reach {route.label}")
             return
@@ -327,7 +327,7 @@ class SessionProxy:
                 kept.append(f"Proxy-Authorization: {route.authorization}")
         try:
             up_reader, up_writer = await self._open(*(route.upstream or (host, port)))
-        except (OSError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, OSError) as exc:
             self._unreachable(route, host, exc)
             await self._bad_gateway(writer, f"cannot reach {route.label}")
             return

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -85,7 +85,7 @@ class BrowserbaseSessionJanitorOperator(BaseOperator):
     def execute(self, context: Context) -> dict[str, Any]:
         self.report_only = _as_bool(self.report_only, "report_only")
         states = _StateReader(context["ti"])
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         ended_key = "would_end" if self.report_only else "ended"
         report: dict[str, Any] = {"dry_run": self.report_only, ended_key: [], "kept": []}
         for session in self.hook.list_sessions(status="RUNNING"):
@@ -119,7 +119,7 @@ class BrowserbaseSessionJanitorOperator(BaseOperator):
         """Whether to end ``session``, and why (or why not)."""
         created = session.created_at
         if self.max_age is not None and created is not None:
-            created = created if created.tzinfo else created.replace(tzinfo=timezone.utc)
+            created = created if created.tzinfo else created.replace(tzinfo=UTC)
             if now - created > self.max_age:
                 return True, f"older than max_age ({self.max_age}; created {created.isoformat()})"
         who = _describe(tags)

@@ -9,13 +9,9 @@ Airflow 3.1 lane too, and are skipped only on Python 3.10, where the extra canno
 
 from __future__ import annotations
 
-import sys
 from typing import TYPE_CHECKING
 
 import pytest
-
-if sys.version_info < (3, 11):
-    pytest.skip("the 'ai' extra (common-ai) needs Python 3.11", allow_module_level=True)
 
 if TYPE_CHECKING:
     from airflow_provider_browserbase.local.server import LocalServer

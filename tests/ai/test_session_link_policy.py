@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import importlib.metadata
 import sys
+import tomllib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
-import tomllib
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

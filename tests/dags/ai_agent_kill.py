@@ -2,24 +2,24 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 from airflow.sdk import dag, task
 
-if sys.version_info >= (3, 11):  # the 'ai' extra needs Python 3.11; the DAG is only run from tests/ai
-    from airflow_provider_browserbase.ai import BrowserbaseToolset
+from airflow_provider_browserbase.ai import BrowserbaseToolset
 
-    @dag(schedule=None, catchup=False, params={"shop_url": "http://127.0.0.1:8787/demo"})
-    def ai_agent_kill() -> None:
-        # keepAlive: only a release ends the session, not the task process's sockets closing.
-        @task.agent(
-            llm_conn_id="pydanticai_default",
-            toolsets=[BrowserbaseToolset(keep_alive=True, allowed_url_prefixes=["{{ params.shop_url }}"])],
-        )
-        def browse_until_killed(params: dict[str, Any]) -> str:
-            return f"Browse {params['shop_url']}/products"
 
-        browse_until_killed()
+@dag(schedule=None, catchup=False, params={"shop_url": "http://127.0.0.1:8787/demo"})
+def ai_agent_kill() -> None:
+    # keepAlive: only a release ends the session, not the task process's sockets closing.
+    @task.agent(
+        llm_conn_id="pydanticai_default",
+        toolsets=[BrowserbaseToolset(keep_alive=True, allowed_url_prefixes=["{{ params.shop_url }}"])],
+    )
+    def browse_until_killed(params: dict[str, Any]) -> str:
+        return f"Browse {params['shop_url']}/products"
 
-    ai_agent_kill()
+    browse_until_killed()
+
+
+ai_agent_kill()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import email.utils
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -49,7 +49,7 @@ def test_parse_retry_after(headers: dict[str, str], expected: float | None) -> N
 
 
 def test_parse_retry_after_http_date() -> None:
-    now = datetime(2026, 11, 28, 9, 0, 0, tzinfo=timezone.utc).timestamp()
+    now = datetime(2026, 11, 28, 9, 0, 0, tzinfo=UTC).timestamp()
     headers = httpx.Headers({"retry-after": "Sat, 28 Nov 2026 09:00:30 GMT"})
     assert parse_retry_after(headers, now=now) == 30
 

@@ -10,7 +10,7 @@ and ``test_handoff_browser.py``'s; here the page check is replaced where an answ
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from unittest import mock
 from uuid import uuid4
@@ -87,7 +87,7 @@ def answer(*chosen: str) -> dict[str, Any]:
     return {
         "chosen_options": list(chosen),
         "params_input": {},
-        "responded_at": datetime.now(timezone.utc),
+        "responded_at": datetime.now(UTC),
         "responded_by_user": {"id": "admin", "name": "admin"},
     }
 

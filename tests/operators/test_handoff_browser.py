@@ -9,7 +9,7 @@ whole thing under a scheduler); the answers are the events Airflow resumes the t
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from unittest import mock
 from uuid import uuid4
@@ -69,7 +69,7 @@ def done() -> dict[str, Any]:
     return {
         "chosen_options": ["Done"],
         "params_input": {},
-        "responded_at": datetime.now(timezone.utc),
+        "responded_at": datetime.now(UTC),
         "responded_by_user": {"id": "admin", "name": "admin"},
     }
 

@@ -4,7 +4,7 @@ lookups (the task SDK's ``get_task_states`` / ``get_dagrun_state``) answer from 
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from unittest import mock
 
@@ -135,7 +135,7 @@ def test_report_only_ends_nothing(hook: BrowserbaseHook, dag_id: str) -> None:
 def test_max_age_ends_old_sessions_whatever_their_state(hook: BrowserbaseHook, dag_id: str) -> None:
     live = tagged(hook, dag_id, "live")
     ti = FakeTaskInstance({"live": ("running", {"scrape": "running"})})
-    later = datetime.now(timezone.utc) + timedelta(hours=2)
+    later = datetime.now(UTC) + timedelta(hours=2)
     with mock.patch("airflow_provider_browserbase.operators.janitor.datetime") as clock:
         clock.now.return_value = later
         report = janitor(max_age=timedelta(hours=1)).execute({"ti": ti})
