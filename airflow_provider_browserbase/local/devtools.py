@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import hashlib
 import hmac
 import json
@@ -38,6 +39,8 @@ from airflow_provider_browserbase.local.cdp_rules import CommandRefusedError, Se
 from airflow_provider_browserbase.local.proxy import close_backlogged, parse_command
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable, Coroutine
+
     from starlette.requests import Request
 
     from airflow_provider_browserbase.local.cdp import CdpConnection
@@ -294,13 +297,6 @@ class PageSocket:
                 continue
             self._spawn(self.handle(command))
 
-    async def send(self) -> None:
-        while True:
-            text = await self.outbox.get()
-            if text is None:
-                return
-            await self.websocket.send_text(text)
-
 
 async def live_socket(websocket: WebSocket) -> None:
     """Serve ``/sessions/<id>/live/ws?token=...[&page=<targetId>]``: the viewer's page-scoped socket."""
@@ -325,24 +321,82 @@ async def live_socket(websocket: WebSocket) -> None:
         await websocket.send_denial_response(PlainTextResponse("the session's page is gone", 410))
         return
     await websocket.accept()
-    registry_watch = asyncio.ensure_future(until_ended(session, token))
-    pumps = [asyncio.ensure_future(viewer.receive()), asyncio.ensure_future(viewer.send()), registry_watch]
-    pumps.append(asyncio.ensure_future(viewer.outbox.wait_overflow()))
+    await serve_page_socket(
+        PageSocketRun(websocket, session, token, viewer.outbox, viewer.receive()),
+        tasks=viewer.tasks,
+        upstream=cdp.close,  # detaches the page too, which stops its screencast
+        reason="the session ended or the live-view URL expired",
+    )
+
+
+@dataclasses.dataclass
+class PageSocketRun:
+    """
+    What a page-scoped socket (the live viewer's, the DevTools frontend's) runs once accepted.
+
+    :param websocket: The accepted socket.
+    :param session: Its session: the socket closes when the session ends or ``token`` expires.
+    :param token: The live-view token the socket was opened with.
+    :param outbox: Messages on their way to the socket; an overflow closes it (``close_backlogged``).
+    :param receive: Reads the socket's commands until it disconnects.
+    :param waits: Anything else whose end closes the socket (the inspected page going away).
+    """
+
+    websocket: WebSocket
+    session: Session
+    token: str
+    outbox: Outbox
+    receive: Coroutine[Any, Any, None]
+    waits: tuple[Coroutine[Any, Any, Any], ...] = ()
+
+
+async def send_outbox(websocket: WebSocket, outbox: Outbox) -> None:
+    """Write ``outbox``'s messages to ``websocket`` until it answers ``None`` (browser gone, overflow)."""
+    while True:
+        text = await outbox.get()
+        if text is None:
+            return
+        await websocket.send_text(text)
+
+
+async def serve_page_socket(
+    run: PageSocketRun,
+    *,
+    tasks: set[asyncio.Task[None]] | None = None,
+    upstream: Callable[[], Awaitable[None]],
+    reason: str,
+) -> None:
+    """
+    Pump an accepted page-scoped socket until one side ends, then close both ends.
+
+    It ends at the first of: the client disconnects, the browser goes (the outbox answers ``None``), the
+    outbox overflows, any of ``run.waits`` ends, the session ends or the token expires. Then every pump and
+    ``tasks`` (work the socket spawned) is cancelled, ``upstream`` (the socket's CDP connection or channel)
+    is closed, and the client is closed: with the backlog's reason after an overflow, else with ``reason``.
+    """
+    pumps = [
+        asyncio.ensure_future(run.receive),
+        asyncio.ensure_future(send_outbox(run.websocket, run.outbox)),
+        asyncio.ensure_future(run.outbox.wait_overflow()),
+        asyncio.ensure_future(until_ended(run.session, run.token)),
+        *(asyncio.ensure_future(wait) for wait in run.waits),
+    ]
+    spawned = tasks if tasks is not None else set()
     try:
         await asyncio.wait(pumps, return_when=asyncio.FIRST_COMPLETED)
     except WebSocketDisconnect:
         pass
     finally:
-        for task in [*pumps, *viewer.tasks]:
+        for task in [*pumps, *spawned]:
             task.cancel()
-        await asyncio.gather(*pumps, *viewer.tasks, return_exceptions=True)
+        await asyncio.gather(*pumps, *spawned, return_exceptions=True)
         with contextlib.suppress(Exception):
-            await cdp.close()  # detaches the page too, which stops its screencast
-        if viewer.outbox.overflowed:
-            await close_backlogged(websocket, viewer.outbox, session)
+            await upstream()
+        if run.outbox.overflowed:
+            await close_backlogged(run.websocket, run.outbox, run.session)
         else:
             with contextlib.suppress(Exception):
-                await websocket.close(code=1000, reason="the session ended or the live-view URL expired")
+                await run.websocket.close(code=1000, reason=reason)
 
 
 async def until_ended(session: Session, token: str) -> None:

@@ -24,7 +24,6 @@ Chromium's) address bar. Whoever holds it can inspect and change the page, as wi
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import json
 import logging
@@ -32,15 +31,16 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from starlette.responses import PlainTextResponse
-from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from airflow_provider_browserbase.local import devtools
 from airflow_provider_browserbase.local.cdp import CdpError
 from airflow_provider_browserbase.local.cdp_mux import Outbox, error_answer
 from airflow_provider_browserbase.local.cdp_rules import CommandRefusedError, SessionFiles, apply_rules
-from airflow_provider_browserbase.local.proxy import close_backlogged, parse_command
+from airflow_provider_browserbase.local.proxy import parse_command
 
 if TYPE_CHECKING:
+    from starlette.websockets import WebSocket
+
     from airflow_provider_browserbase.local.cdp_mux import CdpChannel
     from airflow_provider_browserbase.local.state import Registry
 
@@ -205,13 +205,6 @@ class InspectorSocket:
             return json.dumps(answer)
         return self.channel.send(command)
 
-    async def send(self) -> None:
-        while True:
-            text = await self.outbox.get()
-            if text is None:
-                return
-            await self.websocket.send_text(text)
-
 
 async def inspector_socket(websocket: WebSocket) -> None:
     """Serve ``/sessions/<id>/devtools/page/<targetId>?token=...`` for Chromium's DevTools frontend."""
@@ -233,25 +226,11 @@ async def inspector_socket(websocket: WebSocket) -> None:
         await websocket.send_denial_response(PlainTextResponse("no such page in this session", 404))
         return
     await websocket.accept()
-    pumps = [
-        asyncio.ensure_future(inspector.receive()),
-        asyncio.ensure_future(inspector.send()),
-        asyncio.ensure_future(inspector.outbox.wait_overflow()),
-        asyncio.ensure_future(inspector.gone.wait()),
-        asyncio.ensure_future(devtools.until_ended(session, token)),
-    ]
-    try:
-        await asyncio.wait(pumps, return_when=asyncio.FIRST_COMPLETED)
-    except WebSocketDisconnect:
-        pass
-    finally:
-        for task in pumps:
-            task.cancel()
-        await asyncio.gather(*pumps, return_exceptions=True)
-        with contextlib.suppress(Exception):
-            await channel.close()  # detaches the page session and its children
-        if inspector.outbox.overflowed:
-            await close_backlogged(websocket, inspector.outbox, session)
-        else:
-            with contextlib.suppress(Exception):
-                await websocket.close(code=1000, reason="the session or its page ended, or the URL expired")
+    run = devtools.PageSocketRun(
+        websocket, session, token, inspector.outbox, inspector.receive(), waits=(inspector.gone.wait(),)
+    )
+    await devtools.serve_page_socket(
+        run,
+        upstream=channel.close,  # detaches the page session and its children
+        reason="the session or its page ended, or the URL expired",
+    )
