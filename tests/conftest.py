@@ -81,6 +81,7 @@ _TEMP_PREFIXES = (
     "org.chromium.",
     "playwright-artifacts-",
     ".org.chromium.",
+    "pw-driver-",
 )
 
 

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
+    from playwright.sync_api import Playwright
+
     from airflow_provider_browserbase.local.server import LocalServer
 
 TEST_API_KEY = "bb_test_key_for_the_suite"
@@ -91,3 +93,39 @@ def probe_mp4(data: bytes) -> tuple[str, str, int, float]:
         frames = sum(1 for _ in container.decode(video=0))
         duration = container.duration / 1_000_000 if container.duration else 0.0
         return container.format.name, stream.codec_context.name, frames, duration
+
+
+@contextmanager
+def playwright_driver() -> Iterator[Playwright]:
+    """
+    ``sync_playwright()`` for a fixture, its driver's temp folders in a folder of its own, removed at the end.
+
+    Playwright's driver makes a ``playwright-artifacts-*`` folder for every ``connect_over_cdp`` and removes
+    it when that browser disconnects. A browser a test left connected, whose session the server ends as the
+    module's fixtures stop, disconnects while the driver is stopping: the driver exits before its clean-up
+    runs, and the folder stays (CI's leak check saw one, about one run in two). The driver is started with
+    ``TMPDIR`` set to this folder, so whatever it could not remove goes with the folder.
+    """
+    import shutil
+    import tempfile
+
+    from playwright.sync_api import sync_playwright
+
+    folder = tempfile.mkdtemp(prefix="pw-driver-")
+    saved = os.environ.get("TMPDIR")
+    os.environ["TMPDIR"] = folder  # read once, when the driver process starts
+    try:
+        manager = sync_playwright()
+        playwright = manager.start()
+    finally:
+        if saved is None:
+            del os.environ["TMPDIR"]
+        else:
+            os.environ["TMPDIR"] = saved
+    try:
+        yield playwright
+    finally:
+        try:
+            playwright.stop()
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)

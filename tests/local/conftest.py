@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from local_helpers import client, start_server
 
+from tests.support import playwright_driver
+
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
@@ -55,7 +57,5 @@ def make_server() -> Iterator[Callable[..., LocalServer]]:
 
 @pytest.fixture(scope="module")
 def pw() -> Iterator[Playwright]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
+    with playwright_driver() as playwright:
         yield playwright

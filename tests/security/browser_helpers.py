@@ -21,6 +21,8 @@ import websockets.sync.client
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "local"))
 from local_helpers import client, start_server, wait_for_status
 
+from tests.support import playwright_driver
+
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
@@ -60,9 +62,7 @@ def browser_api(browser_server: LocalServer) -> Iterator[httpx.Client]:
 
 @pytest.fixture(scope="module")
 def pw() -> Iterator[Playwright]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
+    with playwright_driver() as playwright:
         yield playwright
 
 
