@@ -35,7 +35,8 @@ dag = dagbag.dags[sys.argv[2]]
 run = dag.test(run_conf=json.loads(sys.argv[3]))
 from tests.support import task_instance_facts
 states = dict(task_instance_facts(run, lambda ti: (ti.task_id, str(ti.state))))
-print("RESULT " + json.dumps({"state": str(run.state), "tasks": states}), flush=True)
+with open(sys.argv[4], "w") as result:
+    json.dump({"state": str(run.state), "tasks": states}, result)
 """
 
 
@@ -65,7 +66,7 @@ def lineage_run(
         "pages": f"{pages}/",
     }
     result = subprocess.run(
-        [sys.executable, "-c", RUN, str(DAG_FILE), DAG_ID, json.dumps(conf)],
+        [sys.executable, "-c", RUN, str(DAG_FILE), DAG_ID, json.dumps(conf), str(folder / "result.json")],
         env=env,
         cwd=REPO,
         capture_output=True,
@@ -73,9 +74,8 @@ def lineage_run(
         timeout=600,
     )
     assert result.returncode == 0, result.stderr[-4000:]
-    # Airflow's and OpenLineage's log lines share stdout with the result.
-    (line,) = [line for line in result.stdout.splitlines() if line.startswith("RESULT ")]
-    outcome = json.loads(line.removeprefix("RESULT "))
+    # In a file of its own: a log line written to stdout meanwhile once landed inside the printed result.
+    outcome = json.loads((folder / "result.json").read_text())
     events = [json.loads(line) for line in events_file.read_text().splitlines() if line.strip()]
     return {
         "outcome": outcome,
