@@ -7,6 +7,7 @@ import contextlib
 import copy
 import json
 import logging
+import shutil
 from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.ai.utils.tool_definition import build_args_validator, return_schema_kwargs
@@ -26,6 +27,10 @@ from airflow_provider_browserbase.ai._page_text import (
 )
 from airflow_provider_browserbase.hooks.browserbase import BrowserbaseHook
 from airflow_provider_browserbase.links.session import BrowserbaseSessionLink
+from airflow_provider_browserbase.operators._playwright_session import (
+    artifacts_dir_option,
+    private_artifacts_dir,
+)
 from airflow_provider_browserbase.operators._session_settings import (
     SESSION_SETTING_ARGS,
     airflow_tags,
@@ -235,6 +240,7 @@ class BrowserbaseToolset(AirflowToolset):
         self._session: Session | None = None
         self._playwright: Playwright | None = None
         self._browser: Browser | None = None
+        self._artifacts_dir: str | None = None
         self._page: Page | None = None
         self._prefixes: tuple[str, ...] | None = None
         self._settings: dict[str, Any] | None = None
@@ -331,10 +337,13 @@ class BrowserbaseToolset(AirflowToolset):
         connect_url = getattr(session, "connect_url", None)
         if not connect_url:
             raise RuntimeError(f"The Browserbase API gave no connect URL for session {session.id}")
-        from playwright.async_api import async_playwright
+        from playwright.async_api import BrowserType, async_playwright
 
+        self._artifacts_dir = private_artifacts_dir(BrowserType)
         self._playwright = await async_playwright().start()
-        self._browser = await self._playwright.chromium.connect_over_cdp(connect_url)
+        self._browser = await self._playwright.chromium.connect_over_cdp(
+            connect_url, **artifacts_dir_option(self._artifacts_dir)
+        )
         context_ = self._browser.contexts[0] if self._browser.contexts else await self._browser.new_context()
         page = context_.pages[0] if context_.pages else await context_.new_page()
         page.set_default_timeout(ELEMENT_TIMEOUT_MS)
@@ -352,6 +361,10 @@ class BrowserbaseToolset(AirflowToolset):
                 await action()
             except Exception:
                 log.warning("Could not %s (session %s)", what, self.session_id, exc_info=True)
+        if self._artifacts_dir is not None:
+            # After Playwright stopped: see private_artifacts_dir.
+            shutil.rmtree(self._artifacts_dir, ignore_errors=True)
+            self._artifacts_dir = None
         session_id, hook = self.session_id, self._hook
         self._browser = self._playwright = self._page = None
         self._session = None
