@@ -50,6 +50,27 @@ def ended_status(hook: BrowserbaseHook, session_id: str, timeout: float = 15) ->
         time.sleep(0.1)
 
 
+def execute_and_kill(
+    task: BrowserbasePlaywrightOperator, context: dict[str, Any], started: threading.Event
+) -> BaseException | None:
+    """Run ``task`` in a thread, call ``on_kill`` once ``started`` is set, and return what the task raised."""
+    outcome: dict[str, BaseException] = {}
+
+    def run() -> None:
+        try:
+            task.execute(context)
+        except BaseException as err:
+            outcome["error"] = err
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    assert started.wait(60)
+    task.on_kill()
+    worker.join(30)
+    assert not worker.is_alive()
+    return outcome.get("error")
+
+
 def running_sessions_of(hook: BrowserbaseHook, run_id: str) -> list[Any]:
     return hook.list_sessions(status="RUNNING", metadata={"airflow": {"run_id": run_id}})
 
@@ -235,7 +256,6 @@ def test_on_kill_ends_the_session_and_the_task_unwinds(
     hook: BrowserbaseHook, demo: str, make_context: Callable[..., dict[str, Any]]
 ) -> None:
     started = threading.Event()
-    outcome: dict[str, Any] = {}
 
     def slow(page):  # type: ignore[no-untyped-def]
         page.goto(demo)
@@ -244,21 +264,9 @@ def test_on_kill_ends_the_session_and_the_task_unwinds(
 
     context = make_context()
     task = BrowserbasePlaywrightOperator(task_id="slow", python_callable=slow, keep_alive=True)
-
-    def run() -> None:
-        try:
-            task.execute(context)
-        except BaseException as err:
-            outcome["error"] = err
-
-    worker = threading.Thread(target=run)
-    worker.start()
-    assert started.wait(60)
-    task.on_kill()
-    worker.join(30)
-    assert not worker.is_alive()
-    assert isinstance(outcome.get("error"), BrowserbaseSessionError)
-    assert "killed" in str(outcome["error"])
+    error = execute_and_kill(task, context, started)
+    assert isinstance(error, BrowserbaseSessionError)
+    assert "killed" in str(error)
     assert ended_status(hook, pushed(context)["session_id"]) == "COMPLETED"
 
 
@@ -295,19 +303,7 @@ def test_a_killed_task_leaves_none_of_playwrights_files_behind(
             page.wait_for_timeout(60_000)
 
         task = BrowserbasePlaywrightOperator(task_id="killed", python_callable=work)
-
-        def run() -> None:
-            try:
-                task.execute(make_context())
-            except BaseException as err:
-                seen["error"] = err
-
-        worker = threading.Thread(target=run)
-        worker.start()
-        assert started.wait(60)
-        task.on_kill()
-        worker.join(30)
-        assert not worker.is_alive()
+        seen["error"] = execute_and_kill(task, make_context(), started)
         return seen
 
     before = artifacts_folders()
