@@ -32,6 +32,16 @@ VIEWER_JS = r"""
   let meta = null;
   let resizeTimer = null;
   let casting = false;
+  // A screencast started while its page is between two documents (a navigation under way, a tab switched
+  // to during its first load) can send the old document's picture and then nothing, for good: on Chromium
+  // 156, 3 to 5 in 10 starts right after a navigation began, and every switch to a tab whose first load was
+  // under way. A screencast started on a settled page, or running before a navigation began, always went on.
+  // A new document always paints, so when no frame comes within FRAME_DUE_MS of a start or of the page's
+  // new address, the screencast is started again (at most RESTARTS times in a row).
+  const FRAME_DUE_MS = 1500;
+  const RESTARTS = 10;
+  let frameDue = null;
+  let restarts = 0;
 
   function send(method, params) {
     const id = nextId++;
@@ -52,6 +62,8 @@ VIEWER_JS = r"""
   function stopCast() {
     if (casting) send("Page.stopScreencast");
     casting = false;
+    clearTimeout(frameDue);
+    frameDue = null;
   }
 
   function startCast() {
@@ -64,6 +76,16 @@ VIEWER_JS = r"""
       maxWidth: Math.max(64, Math.round(stage.clientWidth * ratio)),
       maxHeight: Math.max(64, Math.round(stage.clientHeight * ratio)),
     });
+    expectFrame();
+  }
+
+  // Events come in the order Chromium sent them: a frame read after this was painted after it.
+  function expectFrame() {
+    clearTimeout(frameDue);
+    frameDue = setTimeout(() => {
+      frameDue = null;
+      if (casting && restarts < RESTARTS) { restarts++; startCast(); }
+    }, FRAME_DUE_MS);
   }
 
   function renderTabs() {
@@ -157,6 +179,9 @@ VIEWER_JS = r"""
     const p = m.params || {};
     switch (m.method) {
       case "Page.screencastFrame":
+        clearTimeout(frameDue);
+        frameDue = null;
+        restarts = 0;
         meta = p.metadata;
         screen.src = "data:image/jpeg;base64," + p.data;
         fit();
@@ -179,13 +204,19 @@ VIEWER_JS = r"""
         say("The session has no open page.");
         break;
       case "Target.targetCreated":
-      case "Target.targetInfoChanged":
+      case "Target.targetInfoChanged": {
+        const before = pages.get(p.targetInfo.targetId);
         pages.set(p.targetInfo.targetId, p.targetInfo);
+        if (p.targetInfo.targetId === current && casting && before && before.url !== p.targetInfo.url) {
+          restarts = 0;
+          expectFrame();
+        }
         if (p.targetInfo.targetId === current && document.activeElement !== address) {
           address.value = p.targetInfo.url;
         }
         renderTabs();
         break;
+      }
       case "Target.targetDestroyed":
         pages.delete(p.targetId);
         renderTabs();

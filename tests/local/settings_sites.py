@@ -48,6 +48,11 @@ class _SiteHandler(BaseHTTPRequestHandler):
             if extra:
                 tags += f'<img id="extra" src="{extra}">'
             self._send(200, PAGE.format(title="ads", body=tags))
+        elif parts.path == "/colour":
+            # A page filled with one colour (``?rgb=0,200,0``), for tests that read what a viewer shows.
+            rgb = ",".join(str(int(c)) for c in query.get("rgb", ["255,255,255"])[0].split(",")[:3])
+            body = f"<style>html,body{{margin:0;height:100%;background:rgb({rgb})}}</style>"
+            self._send(200, PAGE.format(title=f"rgb({rgb})", body=body))
         elif parts.path == "/frame":
             src = query.get("src", [""])[0]
             img = query.get("img", [""])[0]

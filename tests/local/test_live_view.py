@@ -7,9 +7,11 @@ paste, before and after the viewer's window is resized.
 from __future__ import annotations
 
 import re
+import time
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from settings_sites import Site
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page, Playwright
@@ -125,6 +127,72 @@ def test_a_person_drives_the_page_through_the_fullscreen_live_view(
             viewer.mouse.move(*_viewer_point(viewer, page, "#field"))
             viewer.mouse.wheel(0, 400)
             page.wait_for_function("scrollY > 0", timeout=10000)
+        finally:
+            viewer_browser.close()
+            session_browser.close()
+            sdk.sessions.update(session.id, status="REQUEST_RELEASE", project_id="live-view-test")
+
+
+# The colour of the middle of the picture the viewer shows (RGBA).
+MIDDLE_PIXEL = """() => {
+  const img = document.getElementById('screen');
+  if (!img.naturalWidth) return [0, 0, 0, 0];
+  const canvas = document.createElement('canvas');
+  canvas.width = img.naturalWidth;
+  canvas.height = img.naturalHeight;
+  const g = canvas.getContext('2d');
+  g.drawImage(img, 0, 0);
+  return Array.from(g.getImageData(canvas.width >> 1, canvas.height >> 1, 1, 1).data);
+}"""
+
+
+def _seconds_until_shown(viewer: Page, rgb: tuple[int, int, int], timeout: float = 10.0) -> float | None:
+    """How long until the viewer's picture has ``rgb`` in its middle (None: not within ``timeout``)."""
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        try:
+            pixel = viewer.evaluate(MIDDLE_PIXEL)
+        except Exception:  # a frame still decoding: the canvas has no size yet
+            pixel = [0, 0, 0, 0]
+        if all(abs(pixel[i] - rgb[i]) < 40 for i in range(3)):
+            return time.monotonic() - start
+        viewer.wait_for_timeout(100)
+    return None
+
+
+def test_a_tab_switched_to_while_it_loads_is_shown(pw: Playwright, server: LocalServer) -> None:
+    """
+    A screencast started just as its page commits a new document can send the old document's picture and
+    then nothing, for good (2 in 8 switches to a loading tab on Chromium 156): the person would look at a
+    blank tab. The viewer starts the screencast again when no frame follows a start or a new address.
+    """
+    from browserbase import Browserbase
+    from playwright.sync_api import expect
+
+    colours = [(0, 200, 0), (0, 0, 220), (220, 0, 0), (220, 220, 0)]
+    with Site() as site, Browserbase(api_key=server.api_key, base_url=server.base_url, max_retries=0) as sdk:
+        session = sdk.sessions.create(project_id="live-view-test")
+        session_browser = pw.chromium.connect_over_cdp(session.connect_url or "")
+        viewer_browser = pw.chromium.launch(executable_path=server.app.state.registry.executable)
+        try:
+            context = session_browser.contexts[0]
+            context.pages[0].goto(site.url("/colour?rgb=255,255,255"))
+            viewer = viewer_browser.new_page(viewport={"width": 800, "height": 600})
+            viewer.goto(sdk.sessions.debug(session.id).debugger_fullscreen_url)
+            assert _seconds_until_shown(viewer, (255, 255, 255), timeout=20) is not None
+            shown = []
+            for attempt in range(16):
+                rgb = colours[attempt % len(colours)]
+                tab = context.new_page()
+                expect(viewer.locator("#tabs button")).to_have_count(2, timeout=10000)
+                # The tab's load begins, and the person switches to it while it commits.
+                tab.evaluate(f"location.href = {site.url('/colour?rgb=' + ','.join(map(str, rgb)))!r}")
+                viewer.locator("#tabs button").nth(1).click()
+                shown.append(_seconds_until_shown(viewer, rgb))
+                viewer.locator("#tabs button").nth(0).click()
+                tab.close()
+                expect(viewer.locator("#tabs button")).to_have_count(0, timeout=10000)
+            assert None not in shown, shown
         finally:
             viewer_browser.close()
             session_browser.close()
