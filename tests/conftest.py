@@ -10,6 +10,7 @@ Fixtures:
 - ``local_server``: one ``browserbase-local`` with real Chromium for the session, wired to the
   ``browserbase_default`` connection through ``AIRFLOW_CONN_BROWSERBASE_DEFAULT``.
 - ``api_server``: one ``browserbase-local --no-browser`` (API-only sessions) for the session.
+- ``pw``: one Playwright driver per module (starting it costs about a second), its temp files kept apart.
 
 At the end of the session, a Chromium process or a temporary folder that the tests started and left
 behind fails the run (strict when ``CI`` is set; a warning otherwise, since other work may share /tmp).
@@ -29,10 +30,18 @@ from typing import TYPE_CHECKING, Any
 from unittest import mock
 
 import pytest
-from support import TEST_API_KEY, chromium_pids, connection_uri_env, default_connection_to
+from support import (
+    TEST_API_KEY,
+    chromium_pids,
+    connection_uri_env,
+    default_connection_to,
+    playwright_driver,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
+
+    from playwright.sync_api import Playwright
 
     from airflow_provider_browserbase.local.server import LocalServer
 
@@ -177,6 +186,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.browser)
         if "airflow_db" in fixtures:
             item.add_marker(pytest.mark.dag)
+
+
+@pytest.fixture(scope="module")
+def pw() -> Iterator[Playwright]:
+    with playwright_driver() as playwright:
+        yield playwright
 
 
 @pytest.fixture(scope="module")

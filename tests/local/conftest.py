@@ -3,7 +3,6 @@ Fixtures for the ``browserbase-local`` tests.
 
 - ``server``: one server with real Chromium per test module (pool off, three live sessions).
 - ``make_server``: a server with special options (short timeouts, no browser...), stopped after the test.
-- ``pw``: one Playwright driver per module (starting it costs about a second).
 
 Every server these tests start records its data folder in ``STARTED_DIRS``; ``test_zz_no_leftovers.py``
 checks at the end that none of them, and no Chromium using them, is left.
@@ -16,13 +15,10 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from local_helpers import client, start_server
 
-from tests.support import playwright_driver
-
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
     import httpx
-    from playwright.sync_api import Playwright
 
     from airflow_provider_browserbase.local.server import LocalServer
 
@@ -53,9 +49,3 @@ def make_server() -> Iterator[Callable[..., LocalServer]]:
     yield factory
     for running in started:
         running.stop()
-
-
-@pytest.fixture(scope="module")
-def pw() -> Iterator[Playwright]:
-    with playwright_driver() as playwright:
-        yield playwright

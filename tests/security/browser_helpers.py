@@ -21,13 +21,10 @@ import websockets.sync.client
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "local"))
 from local_helpers import client, start_server, wait_for_status
 
-from tests.support import playwright_driver
-
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
     import httpx
-    from playwright.sync_api import Playwright
 
     from airflow_provider_browserbase.local.server import LocalServer
 
@@ -38,7 +35,6 @@ __all__ = [
     "cdp",
     "new_session",
     "not_reading_client",
-    "pw",
     "raw_get",
     "release",
     "wait_for_status",
@@ -58,12 +54,6 @@ def browser_server() -> Iterator[LocalServer]:
 def browser_api(browser_server: LocalServer) -> Iterator[httpx.Client]:
     with client(browser_server) as http:
         yield http
-
-
-@pytest.fixture(scope="module")
-def pw() -> Iterator[Playwright]:
-    with playwright_driver() as playwright:
-        yield playwright
 
 
 def new_session(browser_api: httpx.Client, **body: Any) -> dict[str, Any]:
