@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from airflow_provider_browserbase.local.cdp import CdpError
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Awaitable, Callable
 
 log = logging.getLogger(__name__)
 
@@ -307,6 +307,22 @@ class Outbox:
     async def wait_overflow(self) -> None:
         """Return once the outbox has overflowed."""
         await self._overflow.wait()
+
+    async def send_to(
+        self, send_text: Callable[[str], Awaitable[object]], on_message: Callable[[str], None] | None = None
+    ) -> None:
+        """
+        Write the messages to ``send_text`` (a socket's) until :meth:`get` answers ``None``.
+
+        :param on_message: sees each message before it is written (the CDP proxy's recorder).
+        """
+        while True:
+            text = await self.get()
+            if text is None:
+                return
+            if on_message is not None:
+                on_message(text)
+            await send_text(text)
 
 
 class MuxCdpConnection:

@@ -350,15 +350,6 @@ class PageSocketRun:
     waits: tuple[Coroutine[Any, Any, Any], ...] = ()
 
 
-async def send_outbox(websocket: WebSocket, outbox: Outbox) -> None:
-    """Write ``outbox``'s messages to ``websocket`` until it answers ``None`` (browser gone, overflow)."""
-    while True:
-        text = await outbox.get()
-        if text is None:
-            return
-        await websocket.send_text(text)
-
-
 async def serve_page_socket(
     run: PageSocketRun,
     *,
@@ -376,7 +367,7 @@ async def serve_page_socket(
     """
     pumps = [
         asyncio.ensure_future(run.receive),
-        asyncio.ensure_future(send_outbox(run.websocket, run.outbox)),
+        asyncio.ensure_future(run.outbox.send_to(run.websocket.send_text)),
         asyncio.ensure_future(run.outbox.wait_overflow()),
         asyncio.ensure_future(until_ended(run.session, run.token)),
         *(asyncio.ensure_future(wait) for wait in run.waits),

@@ -176,15 +176,6 @@ def _forward(conn: ProxyConnection, command: dict[str, Any]) -> str | None:
     return conn.channel.send(command)
 
 
-async def _browser_to_client(conn: ProxyConnection, recorder: CdpRecorder) -> None:
-    while True:
-        text = await conn.outbox.get()
-        if text is None:
-            return  # the browser is gone, or the client stopped reading (conn.outbox.overflowed)
-        recorder.from_browser(text)
-        await conn.websocket.send_text(text)
-
-
 async def _close_when_idle(conn: ProxyConnection, idle_timeout: float) -> None:
     while True:
         idle = time.monotonic() - conn.last_command
@@ -219,7 +210,8 @@ async def cdp_proxy(websocket: WebSocket) -> None:
     registry.client_connected(session, conn)
     pumps = [
         asyncio.ensure_future(_client_to_browser(conn, recorder)),
-        asyncio.ensure_future(_browser_to_client(conn, recorder)),
+        # Ends when the browser is gone, or the client stopped reading (conn.outbox.overflowed).
+        asyncio.ensure_future(conn.outbox.send_to(conn.websocket.send_text, recorder.from_browser)),
         # The writer may be stuck behind what the client does not read: the overflow ends it all.
         asyncio.ensure_future(conn.outbox.wait_overflow()),
     ]
