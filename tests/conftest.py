@@ -99,6 +99,9 @@ def _temp_entries() -> set[str]:
 
 
 _BEFORE: dict[str, set] = {}
+# The test after which each temp entry was first seen: a leak the check reports names where to look (a leak
+# that happens one run in several cannot be found again by running the tests once more).
+_FIRST_SEEN: dict[str, str] = {}
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
@@ -106,6 +109,11 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     # (several developers on one machine) do not see each other's browsers as leaks.
     _BEFORE["pids"] = chromium_pids(tempfile.gettempdir())
     _BEFORE["temp"] = _temp_entries()
+
+
+def pytest_runtest_logfinish(nodeid: str, location: tuple[str, int | None, str]) -> None:
+    for name in _temp_entries() - _BEFORE.get("temp", set()):
+        _FIRST_SEEN.setdefault(name, nodeid)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
@@ -119,9 +127,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         time.sleep(0.5)
     if not (pids or temps):
         return
+    where = [f"{name} (first seen after {_FIRST_SEEN.get(name, 'the last test')})" for name in sorted(temps)]
     message = (
         f"LEAK CHECK: the tests left {len(pids)} Chromium process(es) {sorted(pids)} and "
-        f"{len(temps)} temp folder(s) {sorted(temps)} behind"
+        f"{len(temps)} temp folder(s) {where} behind"
     )
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     if reporter is not None:
