@@ -129,3 +129,20 @@ def playwright_driver() -> Iterator[Playwright]:
             playwright.stop()
         finally:
             shutil.rmtree(folder, ignore_errors=True)
+
+
+def memory_store() -> tuple[str, str]:
+    """
+    A new bucket of fsspec's in-memory file system, registered with Airflow: its URL and the bucket's name.
+
+    An object store that is not the local disk (``file://`` paths land where a local folder would, so they
+    cannot show a remote destination taken for a local one).
+    """
+    import uuid
+
+    from airflow.sdk.io import attach
+    from fsspec.implementations.memory import MemoryFileSystem
+
+    attach(protocol="memory", fs=MemoryFileSystem())
+    bucket = f"bb-test-{uuid.uuid4().hex[:12]}"
+    return f"memory://{bucket}", bucket

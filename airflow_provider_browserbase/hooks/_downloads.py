@@ -18,6 +18,7 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_browserbase.exceptions import BrowserbaseError
+from airflow_provider_browserbase.hooks._paths import destination_path, is_local
 
 if TYPE_CHECKING:
     from airflow.sdk import ObjectStoragePath
@@ -75,7 +76,7 @@ def _check_entries(
         reason = _unsafe_reason(info)
         if (
             reason is None
-            and isinstance(target, Path)
+            and is_local(target)
             and not (target / info.filename).resolve().is_relative_to(target)
         ):
             reason = "resolves outside the destination"
@@ -99,7 +100,8 @@ def extract_files(
     """
     Extract the files of a downloads zip into ``destination``, created if missing.
 
-    :param destination: a local folder (``str`` or ``Path``) or any ``ObjectStoragePath`` (``s3://``...).
+    :param destination: a local folder (``str`` or ``Path``), or an object-storage one (``ObjectStoragePath``,
+        or a string with a scheme such as ``s3://``).
     :param max_total_bytes: the most bytes all files may unpack to, counted as they are written.
     :param max_files: the most files the archive may hold.
     :return: the written paths (``Path`` for a local folder, else ``ObjectStoragePath``).
@@ -107,9 +109,7 @@ def extract_files(
         declared sizes are checked before anything is written, and whatever was written before an
         archive turned out to exceed its declared sizes is removed again.
     """
-    target: Path | ObjectStoragePath = (
-        Path(destination).resolve() if isinstance(destination, (str, Path)) else destination
-    )
+    target: Path | ObjectStoragePath = destination_path(destination)
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except zipfile.BadZipFile:

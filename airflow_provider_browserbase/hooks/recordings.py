@@ -19,6 +19,7 @@ import httpx
 
 from airflow_provider_browserbase.exceptions import BrowserbaseError, BrowserbaseValidationError
 from airflow_provider_browserbase.hooks._context import one, read_json, request
+from airflow_provider_browserbase.hooks._paths import destination_path, is_local
 from airflow_provider_browserbase.hooks._transport import (
     ApiCall,
     Blocking,
@@ -208,8 +209,7 @@ def _save_page(
 
 
 def _target(destination: str | Path | ObjectStoragePath, name: str) -> Any:
-    folder: Any = Path(destination) if isinstance(destination, str) else destination
-    return folder / name
+    return destination_path(destination) / name
 
 
 def _stream(url: str, target: Any) -> str | None:
@@ -221,7 +221,7 @@ def _stream(url: str, target: Any) -> str | None:
 
     :return: ``None`` when written, else why not (built without the URL: it is a credential).
     """
-    partial = target.with_name(target.name + ".part") if isinstance(target, Path) else target
+    partial = target.with_name(target.name + ".part") if is_local(target) else target
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         with (

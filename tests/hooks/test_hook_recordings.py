@@ -17,6 +17,7 @@ import respx
 
 from airflow_provider_browserbase.exceptions import BrowserbaseError, BrowserbaseValidationError
 from tests.hooks.hook_helpers import API_KEY
+from tests.support import memory_store
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -75,6 +76,27 @@ def test_requests_waits_then_streams_one_file_per_page(
     assert clock.sleeps == [0.5]  # short first pauses, doubling up to poll_interval
     # The CDN gets no API key: the URL's signature is the credential.
     assert all("x-bb-api-key" not in call.request.headers for call in cdn.calls)
+
+
+@pytest.mark.parametrize("as_url", [True, False], ids=["url", "ObjectStoragePath"])
+def test_an_object_store_destination_is_written_there_not_to_a_local_folder(
+    api: ScriptedApi, hook: BrowserbaseHook, cdn: respx.MockRouter, as_url: bool
+) -> None:
+    from pathlib import Path
+
+    from airflow.sdk import ObjectStoragePath
+
+    url, bucket = memory_store()
+    api.on("GET", PATH, DONE)
+    destination = f"{url}/videos"
+    written = hook.download_recording("s-1", destination if as_url else ObjectStoragePath(destination))
+    assert [str(p).rsplit("/", 3)[-3:] for p in written] == [
+        [bucket, "videos", "s-1-page-0.mp4"],
+        [bucket, "videos", "s-1-page-1.mp4"],
+    ]
+    assert all(str(p).startswith("memory://") for p in written)
+    assert [p.read_bytes() for p in written] == [b"video zero", b"video one"]
+    assert not Path("/", bucket).exists()
 
 
 def test_pages_already_completed_are_not_requested_again(

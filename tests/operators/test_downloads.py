@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
-from support import connection_uri_env
+from support import connection_uri_env, memory_store
 
 from airflow_provider_browserbase.exceptions import BrowserbaseError
 from airflow_provider_browserbase.hooks.browserbase import BrowserbaseHook
@@ -72,6 +72,25 @@ def test_writes_to_an_object_storage_url(
     (written,) = task.execute(make_context())
     assert written.endswith("/store/r.txt")
     assert (tmp_path / "store" / "r.txt").read_bytes() == b"hi"
+
+
+def test_an_object_store_destination_is_written_there_not_to_a_local_folder(
+    make_context: Callable[..., dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Under Airflow 3.1 an ObjectStoragePath is also a pathlib.Path: s3://bucket/prefix was written to the
+    # local folder /bucket/prefix.
+    from pathlib import Path
+
+    from airflow.sdk import ObjectStoragePath
+
+    url, bucket = memory_store()
+    zipped = archive({"r.txt": b"hi"})
+    task, _ = operator_answering(zipped, monkeypatch, session_id="s", destination=f"{url}/out")
+    (written,) = task.execute(make_context())
+    assert written.startswith("memory://")
+    assert written.endswith(f"{bucket}/out/r.txt")
+    assert ObjectStoragePath(written).read_bytes() == b"hi"
+    assert not Path("/", bucket).exists()
 
 
 @pytest.mark.parametrize("name", ["../escape.txt", "/etc/escape.txt", "a/../../escape.txt", "C:/escape.txt"])
