@@ -27,7 +27,7 @@ def test_show_return_value_in_logs_defaults_on_like_python_operator() -> None:
 def test_the_return_value_is_logged_masked_or_not_at_all(
     airflow_db: Path, local_server: LocalServer, capfd: pytest.CaptureFixture[str]
 ) -> None:
-    from airflow.dag_processing.dagbag import DagBag
+    from airflow.models import DagBag
 
     dag = DagBag(dag_folder=str(DAG_FILE)).dags["browserbase_return_value"]
     capfd.readouterr()

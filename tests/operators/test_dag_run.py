@@ -39,7 +39,7 @@ def xcom(dag_run: Any, task_id: str, key: str = "return_value") -> Any:
 def test_create_read_end_then_deferrable_sensors(
     airflow_db: Path, local_server: LocalServer, capfd: pytest.CaptureFixture[str]
 ) -> None:
-    from airflow.dag_processing.dagbag import DagBag
+    from airflow.models import DagBag
 
     dagbag = DagBag(dag_folder=str(DAG_FILE))
     dag = dagbag.dags.get("browserbase_operators_flow")

@@ -29,7 +29,7 @@ DAG_ID = "browserbase_lineage_flow"
 
 RUN = """
 import json, sys
-from airflow.dag_processing.dagbag import DagBag
+from airflow.models import DagBag
 dagbag = DagBag(dag_folder=sys.argv[1])
 dag = dagbag.dags[sys.argv[2]]
 run = dag.test(run_conf=json.loads(sys.argv[3]))
