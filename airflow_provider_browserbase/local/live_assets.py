@@ -34,12 +34,15 @@ VIEWER_JS = r"""
   let casting = false;
   // A screencast started while its page is between two documents (a navigation under way, a tab switched
   // to during its first load) can send the old document's picture and then nothing, for good: on Chromium
-  // 156, 3 to 5 in 10 starts right after a navigation began, and every switch to a tab whose first load was
-  // under way. A screencast started on a settled page, or running before a navigation began, always went on.
-  // A new document always paints, so when no frame comes within FRAME_DUE_MS of a start or of the page's
-  // new address, the screencast is started again (at most RESTARTS times in a row).
+  // 156, 3 to 5 in 10 starts right after a navigation began, and 2 in 8 switches to a loading tab. One
+  // started on a settled page, or running before a navigation began, always went on. So the screencast is
+  // started again when no frame comes within FRAME_DUE_MS of a start or of the page's new address (a new
+  // document always paints), and when it has been quiet for QUIET_MS after a frame: the frame that came may
+  // have been the old document's last (the order of the events cannot tell). A start on a settled page sends
+  // one frame, so a still page costs one frame every QUIET_MS while someone watches, and nothing otherwise.
   const FRAME_DUE_MS = 1500;
-  const RESTARTS = 10;
+  const QUIET_MS = 3000;
+  const RESTARTS = 10;  // in a row without a frame
   let frameDue = null;
   let restarts = 0;
 
@@ -76,16 +79,15 @@ VIEWER_JS = r"""
       maxWidth: Math.max(64, Math.round(stage.clientWidth * ratio)),
       maxHeight: Math.max(64, Math.round(stage.clientHeight * ratio)),
     });
-    expectFrame();
+    expectFrame(FRAME_DUE_MS);
   }
 
-  // Events come in the order Chromium sent them: a frame read after this was painted after it.
-  function expectFrame() {
+  function expectFrame(ms) {
     clearTimeout(frameDue);
     frameDue = setTimeout(() => {
       frameDue = null;
       if (casting && restarts < RESTARTS) { restarts++; startCast(); }
-    }, FRAME_DUE_MS);
+    }, ms);
   }
 
   function renderTabs() {
@@ -179,9 +181,8 @@ VIEWER_JS = r"""
     const p = m.params || {};
     switch (m.method) {
       case "Page.screencastFrame":
-        clearTimeout(frameDue);
-        frameDue = null;
         restarts = 0;
+        expectFrame(QUIET_MS);
         meta = p.metadata;
         screen.src = "data:image/jpeg;base64," + p.data;
         fit();
@@ -209,7 +210,7 @@ VIEWER_JS = r"""
         pages.set(p.targetInfo.targetId, p.targetInfo);
         if (p.targetInfo.targetId === current && casting && before && before.url !== p.targetInfo.url) {
           restarts = 0;
-          expectFrame();
+          expectFrame(FRAME_DUE_MS);
         }
         if (p.targetInfo.targetId === current && document.activeElement !== address) {
           address.value = p.targetInfo.url;

@@ -164,7 +164,8 @@ def test_a_tab_switched_to_while_it_loads_is_shown(pw: Playwright, server: Local
     """
     A screencast started just as its page commits a new document can send the old document's picture and
     then nothing, for good (2 in 8 switches to a loading tab on Chromium 156): the person would look at a
-    blank tab. The viewer starts the screencast again when no frame follows a start or a new address.
+    blank tab. The viewer starts the screencast again when no frame follows a start or a new address, and
+    when it has been quiet for a while (the one frame that came may have been the old document's).
     """
     from browserbase import Browserbase
     from playwright.sync_api import expect
