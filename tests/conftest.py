@@ -11,6 +11,7 @@ Fixtures:
   ``browserbase_default`` connection through ``AIRFLOW_CONN_BROWSERBASE_DEFAULT``.
 - ``api_server``: one ``browserbase-local --no-browser`` (API-only sessions) for the session.
 - ``pw``: one Playwright driver per module (starting it costs about a second), its temp files kept apart.
+- ``driver_tmp``: the temp folder of the Playwright drivers a test starts, to see what they leave there.
 
 At the end of the session, a Chromium process or a temporary folder that the tests started and left
 behind fails the run (strict when ``CI`` is set; a warning otherwise, since other work may share /tmp).
@@ -201,6 +202,18 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def pw() -> Iterator[Playwright]:
     with playwright_driver() as playwright:
         yield playwright
+
+
+@pytest.fixture
+def driver_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """
+    An empty folder that Playwright drivers started in this test take as their temp folder (``TMPDIR``, read
+    when a driver starts); Python's ``tempfile`` keeps the folder it already chose.
+    """
+    folder = tmp_path / "driver-tmp"
+    folder.mkdir()
+    monkeypatch.setenv("TMPDIR", str(folder))
+    return folder
 
 
 @pytest.fixture(scope="module")

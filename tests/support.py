@@ -146,3 +146,13 @@ def memory_store() -> tuple[str, str]:
     attach(protocol="memory", fs=MemoryFileSystem())
     bucket = f"bb-test-{uuid.uuid4().hex[:12]}"
     return f"memory://{bucket}", bucket
+
+
+def private_artifacts_folders() -> list[str]:
+    """The provider's own Playwright artifacts folders (``bb-playwright-*``) now in Python's temp folder."""
+    import tempfile
+
+    from airflow_provider_browserbase.operators._playwright_session import ARTIFACTS_DIR_PREFIX
+
+    folder = Path(tempfile.gettempdir())
+    return sorted(p.name for p in folder.iterdir() if p.name.startswith(ARTIFACTS_DIR_PREFIX))

@@ -6,19 +6,19 @@ agent recovers, the caps hold, and every run, failed or not, ends its session.
 
 from __future__ import annotations
 
-import tempfile
 import time
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 from ai_helpers import new_sessions, session_statuses
 from scripted_models import FOREIGN_URL, Answer, Call, Conversation, cheapest_lamp_policy, function_model
+from support import private_artifacts_folders
 
 from airflow_provider_browserbase.local.demo_site import PRODUCTS
-from airflow_provider_browserbase.operators._playwright_session import ARTIFACTS_DIR_PREFIX
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from airflow_provider_browserbase.local.server import LocalServer
 
 pytestmark = pytest.mark.usefixtures("local_server")
@@ -82,28 +82,18 @@ def test_a_failing_run_ends_its_session(demo_url: str) -> None:
     assert set(wait_ended(list(created)).values()) == {"COMPLETED"}
 
 
-def test_a_failed_run_leaves_none_of_playwrights_files_behind(
-    demo_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_failed_run_leaves_none_of_playwrights_files_behind(demo_url: str, driver_tmp: Path) -> None:
     """The driver keeps its files in the toolset's own folder, removed when the run ends."""
     from airflow_provider_browserbase.ai import BrowserbaseToolset
 
-    driver_tmp = tmp_path / "driver-tmp"
-    driver_tmp.mkdir()
-    monkeypatch.setenv("TMPDIR", str(driver_tmp))  # the driver's temp folder; Python's tempfile keeps its own
-    ours = Path(tempfile.gettempdir())
-
-    def artifacts_folders() -> list[str]:
-        return sorted(p.name for p in ours.iterdir() if p.name.startswith(ARTIFACTS_DIR_PREFIX))
-
-    before = artifacts_folders()
+    before = private_artifacts_folders()
     seen: dict[str, Any] = {}
 
     def goto_then_break(conv: Conversation) -> Call | Answer:
         if not conv.results:
             return Call("goto", {"url": f"{demo_url}/products"})
         seen["driver"] = list(driver_tmp.iterdir())
-        seen["ours"] = artifacts_folders()
+        seen["ours"] = private_artifacts_folders()
         raise RuntimeError("the model provider went away")
 
     agent = agent_with(goto_then_break, BrowserbaseToolset(allowed_url_prefixes=[demo_url]))
@@ -112,7 +102,7 @@ def test_a_failed_run_leaves_none_of_playwrights_files_behind(
     assert seen["driver"] == []
     assert len(seen["ours"]) == len(before) + 1
     assert list(driver_tmp.iterdir()) == []
-    assert artifacts_folders() == before
+    assert private_artifacts_folders() == before
 
 
 def test_a_run_that_never_browses_creates_no_session() -> None:

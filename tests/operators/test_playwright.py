@@ -1,19 +1,17 @@
 from __future__ import annotations
 
-import tempfile
 import threading
 import time
 import uuid
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from support import private_artifacts_folders
 
 from airflow_provider_browserbase.exceptions import BrowserbaseSessionError, BrowserbaseValidationError
 from airflow_provider_browserbase.hooks._connection import session_url_for
 from airflow_provider_browserbase.hooks.browserbase import BrowserbaseHook
 from airflow_provider_browserbase.links.session import SESSION_URL_XCOM_KEY
-from airflow_provider_browserbase.operators._playwright_session import ARTIFACTS_DIR_PREFIX
 from airflow_provider_browserbase.operators.playwright import (
     BrowserbasePlaywrightOperator,
     bind_past_injected,
@@ -21,6 +19,7 @@ from airflow_provider_browserbase.operators.playwright import (
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
+    from pathlib import Path
 
     from airflow_provider_browserbase.local.server import LocalServer
 
@@ -274,22 +273,13 @@ def test_a_killed_task_leaves_none_of_playwrights_files_behind(
     hook: BrowserbaseHook,
     demo: str,
     make_context: Callable[..., dict[str, Any]],
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
+    driver_tmp: Path,
 ) -> None:
     """
     Playwright's driver keeps a folder per connection and removes it itself when the browser disconnects,
     which a kill (the session ends while the task closes and stops the driver) can outrun: the folder then
     stays on the worker. The task gives the driver a folder of its own and removes it once the driver stopped.
     """
-    driver_tmp = tmp_path / "driver-tmp"
-    driver_tmp.mkdir()
-    # The driver's temp folder (read when it starts); Python's tempfile keeps the folder it already chose.
-    monkeypatch.setenv("TMPDIR", str(driver_tmp))
-    ours = Path(tempfile.gettempdir())
-
-    def artifacts_folders() -> list[str]:
-        return sorted(p.name for p in ours.iterdir() if p.name.startswith(ARTIFACTS_DIR_PREFIX))
 
     def killed_task() -> dict[str, Any]:
         seen: dict[str, Any] = {}
@@ -298,7 +288,7 @@ def test_a_killed_task_leaves_none_of_playwrights_files_behind(
         def work(page):  # type: ignore[no-untyped-def]
             page.goto(demo)
             seen["driver"] = sorted(p.name for p in driver_tmp.iterdir())
-            seen["ours"] = artifacts_folders()
+            seen["ours"] = private_artifacts_folders()
             started.set()
             page.wait_for_timeout(60_000)
 
@@ -306,11 +296,11 @@ def test_a_killed_task_leaves_none_of_playwrights_files_behind(
         seen["error"] = execute_and_kill(task, make_context(), started)
         return seen
 
-    before = artifacts_folders()
+    before = private_artifacts_folders()
     for _ in range(3):
         seen = killed_task()
         assert "killed" in str(seen.get("error"))
         assert seen["driver"] == []  # nothing of Playwright's own in the temp folder while connected
         assert len(seen["ours"]) == len(before) + 1
         assert list(driver_tmp.iterdir()) == []
-        assert artifacts_folders() == before
+        assert private_artifacts_folders() == before
